@@ -1,0 +1,16 @@
+"""Render the per-service and per-consumer files and drop what the chosen options do not use."""
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    sys.path.insert(0, json.loads(r'''{{ saga_template_dir | tojson }}'''))
+    from saga_template.hooks import post_gen_project
+
+    return post_gen_project(json.loads(r'''{{ cookiecutter | tojson }}'''), Path.cwd())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The {{ consumer.name }} consumer of the saga's outcome events."""

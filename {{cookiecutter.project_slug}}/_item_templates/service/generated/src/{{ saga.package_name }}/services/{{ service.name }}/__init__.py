@@ -1,0 +1,1 @@
+"""The {{ service.name }} step of the saga."""

@@ -1,0 +1,1 @@
+"""The saga's services, consumers and the runtime they share."""

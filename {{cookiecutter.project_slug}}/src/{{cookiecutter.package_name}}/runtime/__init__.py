@@ -1,0 +1,1 @@
+"""Runtime shared by every Lambda of the saga: errors, payload models, observability, idempotency."""
