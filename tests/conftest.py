@@ -1,0 +1,54 @@
+"""Shared helpers for the template's own tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TEMPLATE_ROOT))
+
+DEFAULT_ANSWERS: dict[str, Any] = {
+    key: value
+    for key, value in __import__("json").loads((TEMPLATE_ROOT / "cookiecutter.json").read_text()).items()
+    if not key.startswith("_")
+}
+
+
+def answers(**overrides: str) -> dict[str, str]:
+    """Fully rendered default answers, as cookiecutter hands them to the hooks, with overrides."""
+    values = {
+        key: value[0] if isinstance(value, list) else value
+        for key, value in DEFAULT_ANSWERS.items()
+        if "{{" not in str(value)
+    }
+    values.update(project_slug="order-saga", package_name="order_saga")
+    values.update(overrides)
+    return values
+
+
+def run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a tool from this interpreter's environment and return its output, whatever the exit code."""
+    return subprocess.run(
+        command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
+    )
+
+
+def tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+@pytest.fixture
+def bake(cookies: Any) -> Iterator[Any]:
+    """Render the template with extra answers; returns pytest-cookies' result."""
+
+    def render(**extra_context: str) -> Any:
+        return cookies.bake(extra_context=extra_context)
+
+    yield render

@@ -1,0 +1,114 @@
+"""The answers parser: normalization, the model it builds, and every validation rule."""
+
+import pytest
+
+from saga_template.model import MAX_SERVICES, AnswerError, normalize_name, parse, split_list
+from tests.conftest import answers
+
+
+def test_defaults_build_the_documented_saga() -> None:
+    saga = parse(answers())
+    assert [(s.name, s.compensation, s.position) for s in saga.services] == [
+        ("payment", "refund_payment", 1),
+        ("inventory", "release_inventory", 2),
+        ("shipping", None, 3),
+    ]
+    assert [s.rejection_error for s in saga.services] == ["PaymentRejected", "InventoryRejected", "ShippingRejected"]
+    assert [(c.name, c.detail_types) for c in saga.consumers] == [
+        ("notifications", ("SagaFailed", "SagaCompensationFailed")),
+        ("analytics", ("SagaSucceeded", "SagaFailed", "SagaCompensationFailed")),
+    ]
+    assert saga.title == "OrderSaga"
+    assert [s.name for s in saga.compensated_services] == ["payment", "inventory"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [("Payment-Service", "payment_service"), (" LOYALTY ", "loyalty"), ("fraud  check", "fraud_check"), ("a_b", "a_b")],
+)
+def test_names_are_normalized_to_snake_case(raw: str, normalized: str) -> None:
+    assert normalize_name(raw) == normalized
+
+
+def test_odd_but_valid_names_are_accepted() -> None:
+    saga = parse(
+        answers(
+            services="Payment-Service,  LOYALTY , fraud check",
+            compensations="payment service=Refund-Payment, loyalty = revoke points",
+            consumers=" Data-Lake ,",
+        )
+    )
+    assert [(s.name, s.compensation) for s in saga.services] == [
+        ("payment_service", "refund_payment"),
+        ("loyalty", "revoke_points"),
+        ("fraud_check", None),
+    ]
+    assert [c.name for c in saga.consumers] == ["data_lake"]
+
+
+def test_blank_list_entries_are_ignored() -> None:
+    assert split_list(" a, ,b ,") == ["a", "b"]
+
+
+def test_consumers_may_be_empty_and_free_text_is_one_line() -> None:
+    saga = parse(answers(consumers="", compensations="", description="two\nlines\t here", project_name=" A  B "))
+    assert saga.consumers == ()
+    assert saga.compensated_services == ()
+    assert saga.description == "two lines here"
+    assert saga.project_name == "A B"
+
+
+INVALID = [
+    ({"services": ""}, "services must name at least one service"),
+    ({"services": " , "}, "services must name at least one service"),
+    ({"services": "payment, Payment"}, "service 'Payment' is declared twice (as 'payment')"),
+    ({"services": "pay-ment, pay ment", "compensations": ""}, "is declared twice (as 'pay_ment')"),
+    ({"services": "3ds", "compensations": ""}, "service name '3ds' (normalized '3ds') must start with a letter"),
+    ({"services": "pay$", "compensations": ""}, "service name 'pay$'"),
+    ({"services": "paiement_é", "compensations": ""}, "must start with a letter and contain only letters"),
+    ({"services": "class", "compensations": ""}, "service name 'class' is a Python keyword"),
+    ({"services": "match", "compensations": ""}, "service name 'match' is a Python keyword"),
+    ({"services": "a" * 33, "compensations": ""}, "longer than 32 characters"),
+    (
+        {"services": ", ".join(f"s{i}" for i in range(MAX_SERVICES + 1)), "compensations": ""},
+        f"at most {MAX_SERVICES} fit one saga",
+    ),
+    ({"compensations": "shipping=cancel, billing=refund"}, "names service 'billing', which is not in services"),
+    ({"compensations": "payment"}, "compensation 'payment' must be written service=compensation_name"),
+    ({"compensations": "payment="}, "has no compensation name after '='"),
+    ({"compensations": "payment=a, payment=b"}, "service 'payment' has more than one compensation"),
+    ({"compensations": "payment=inventory"}, "compensation name 'inventory' is already used by a service"),
+    ({"compensations": "payment=undo, inventory=undo"}, "compensation name 'undo' is already used by a compensation"),
+    ({"consumers": "refund_payment"}, "consumer name 'refund_payment' is already used by a compensation"),
+    ({"consumers": "payment"}, "consumer name 'payment' is already used by a service"),
+    ({"consumers": "audit, Audit"}, "consumer 'Audit' is declared twice"),
+    ({"consumers": "bad!name"}, "consumer name 'bad!name'"),
+    ({"project_name": "  "}, "project_name must not be empty"),
+    ({"project_slug": "Order Saga"}, "project_slug 'Order Saga' must be lower-case letters"),
+    ({"project_slug": "../escape"}, "project_slug '../escape'"),
+    ({"project_slug": "order-"}, "project_slug 'order-'"),
+    ({"package_name": "order-saga"}, "package_name 'order-saga' must be a Python identifier"),
+    ({"package_name": "import"}, "package_name 'import' must be a Python identifier"),
+    ({"package_name": "json"}, "package_name 'json' would shadow the module of the same name"),
+    ({"package_name": "boto3"}, "package_name 'boto3' would shadow"),
+    ({"aws_region": "mars"}, "aws_region 'mars' is not an AWS region name"),
+    ({"author_email": "not an email"}, "author_email 'not an email' is not an e-mail address"),
+    ({"database_mode": "dynamodb"}, "database_mode 'dynamodb' is not one of: data_api, rds_proxy"),
+    ({"workflow_type": "standard"}, "workflow_type 'standard' is not one of: STANDARD, EXPRESS"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), INVALID)
+def test_invalid_answers_are_refused_with_the_value_and_the_rule(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(AnswerError) as raised:
+        parse(answers(**overrides))
+    assert message in str(raised.value)
+
+
+def test_missing_and_non_text_answers_are_refused() -> None:
+    incomplete = answers()
+    del incomplete["services"]
+    with pytest.raises(AnswerError, match="services is missing"):
+        parse(incomplete)
+    with pytest.raises(AnswerError, match="services must be text"):
+        parse({**answers(), "services": {"payment": "refund"}})
