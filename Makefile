@@ -22,14 +22,17 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -n auto --dist loadgroup
 
+# Paths are explicit: the generated project's files are Jinja templates, not Python.
+MACHINERY := saga_template hooks tests
+
 lint: install
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m ruff check $(MACHINERY)
+	$(PYTHON) -m ruff format --check $(MACHINERY)
 	$(PYTHON) -m mypy
 
 format: install
-	$(PYTHON) -m ruff format .
-	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format $(MACHINERY)
+	$(PYTHON) -m ruff check --fix $(MACHINERY)
 
 clean:
 	rm -rf build

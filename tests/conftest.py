@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ sys.path.insert(0, str(TEMPLATE_ROOT))
 
 DEFAULT_ANSWERS: dict[str, Any] = {
     key: value
-    for key, value in __import__("json").loads((TEMPLATE_ROOT / "cookiecutter.json").read_text()).items()
+    for key, value in json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text()).items()
     if not key.startswith("_")
 }
 
@@ -45,10 +46,10 @@ def tool(name: str) -> str:
 
 
 @pytest.fixture
-def bake(cookies: Any) -> Iterator[Any]:
+def bake(cookies: Any) -> Any:
     """Render the template with extra answers; returns pytest-cookies' result."""
 
     def render(**extra_context: str) -> Any:
         return cookies.bake(extra_context=extra_context)
 
-    yield render
+    return render

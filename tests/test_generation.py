@@ -37,13 +37,13 @@ def test_unknown_choices_are_refused(bake: Any, key: str, value: str) -> None:
 def test_shell_and_quote_laden_answers_are_data(bake: Any, tmp_path: Path) -> None:
     marker = tmp_path / "executed"
     hostile = f"$(touch {marker}) `touch {marker}`; rm -rf {marker} '''\"\"\" back\\slash\nnew line"
-    result = bake(description=hostile, author_name=f"O'Brien \"Bob\" \\ $(touch {marker})")
+    result = bake(description=hostile, author_name=f'O\'Brien "Bob" \\ $(touch {marker})')
     assert result.exit_code == 0, result.exception
     assert not marker.exists()
     project = result.project_path
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["description"] == " ".join(hostile.split())
-    assert pyproject["project"]["authors"][0]["name"] == f"O'Brien \"Bob\" \\ $(touch {marker})"
+    assert pyproject["project"]["authors"][0]["name"] == f'O\'Brien "Bob" \\ $(touch {marker})'
     saved = json.loads((project / ".cookiecutter.json").read_text())
     assert saved["description"] == hostile
 

@@ -21,7 +21,9 @@ SHAPES: dict[str, dict[str, str]] = {
     "single": {"services": "charge", "compensations": "", "consumers": ""},
     "defaults": {},
     "eight": {
-        "services": "Payment-Service,  LOYALTY , fraud check, Inventory, shipping-label, invoice, warehouse, Audit Trail",
+        "services": (
+            "Payment-Service,  LOYALTY , fraud check, Inventory, shipping-label, invoice, warehouse, Audit Trail"
+        ),
         "compensations": (
             "payment-service=refund payment, LOYALTY=revoke-points, inventory=release_stock, "
             "shipping label=void-label, Invoice=cancel_invoice"
