@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError
 
 from {{ cookiecutter.package_name }}.runtime import idempotency
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
-from {{ cookiecutter.package_name }}.runtime.models import OutcomeDetailType, SagaOutcome, invalid_fields
+from {{ cookiecutter.package_name }}.runtime.models import EVENT_SOURCE, OutcomeDetailType, SagaOutcome, invalid_fields
 from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
 
 
@@ -38,6 +38,11 @@ class OutcomeConsumer:
         self.detail_types = detail_types
         self.function = function
         self.handler = self._handler()
+
+    @property
+    def event_pattern(self) -> dict[str, list[str]]:
+        """The EventBridge rule pattern that routes this consumer's outcome events to it."""
+        return {"source": [EVENT_SOURCE], "detail-type": list(self.detail_types)}
 
     def _handler(self) -> LambdaHandler:
         @tracer.capture_method

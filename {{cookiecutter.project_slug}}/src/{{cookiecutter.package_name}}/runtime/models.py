@@ -7,6 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 # A saga id is also the Step Functions execution name: at most 80 characters from this set.
 SagaId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
 
+# The "source" of every event the saga publishes, and the detail-type that asks for a new saga.
+EVENT_SOURCE = "{{ cookiecutter.package_name }}.saga"
+SAGA_REQUESTED = "SagaRequested"
+
 OutcomeDetailType = Literal["SagaSucceeded", "SagaFailed", "SagaCompensationFailed"]
 
 

@@ -10,6 +10,7 @@ import pytest
 from {{ saga.package_name }}.consumers.{{ consumer.name }} import handler
 from {{ saga.package_name }}.runtime.consumer import OutcomeEvent
 from {{ saga.package_name }}.runtime.errors import InvalidInput
+from {{ saga.package_name }}.runtime.models import EVENT_SOURCE
 
 STATUS = {"SagaSucceeded": "SUCCEEDED", "SagaFailed": "FAILED", "SagaCompensationFailed": "COMPENSATION_FAILED"}
 
@@ -22,7 +23,7 @@ def outcome_event(detail_type: str, saga_id: str = "saga-1") -> dict[str, Any]:
         "version": "0",
         "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
         "detail-type": detail_type,
-        "source": "{{ saga.package_name }}.saga",
+        "source": EVENT_SOURCE,
         "account": "123456789012",
         "time": "2026-01-01T00:00:00Z",
         "region": "us-east-1",
@@ -94,3 +95,7 @@ def test_logs_carry_the_saga_id(business: Recorder, lambda_context: Any, handler
     assert len(handled) == 1
     assert handled[0]["correlation_id"] == "saga-logs"
     assert handled[0]["consumer"] == "{{ consumer.name }}"
+
+
+def test_rule_pattern_names_the_saga_source_and_the_subscribed_outcomes() -> None:
+    assert handler.consumer.event_pattern == {"source": [EVENT_SOURCE], "detail-type": list(handler.DETAIL_TYPES)}
