@@ -6,10 +6,10 @@ from pathlib import Path
 
 
 def main() -> int:
-    sys.path.insert(0, json.loads(r"""{{ saga_template_dir | tojson }}"""))
+    sys.path.insert(0, json.loads(r'''{{ saga_template_dir | tojson }}'''))
     from saga_template.hooks import post_gen_project
 
-    return post_gen_project(json.loads(r"""{{ cookiecutter | tojson }}"""), Path.cwd())
+    return post_gen_project(json.loads(r'''{{ cookiecutter | tojson }}'''), Path.cwd())
 
 
 if __name__ == "__main__":

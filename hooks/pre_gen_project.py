@@ -5,10 +5,10 @@ import sys
 
 
 def main() -> int:
-    sys.path.insert(0, json.loads(r"""{{ saga_template_dir | tojson }}"""))
+    sys.path.insert(0, json.loads(r'''{{ saga_template_dir | tojson }}'''))
     from saga_template.hooks import pre_gen_project
 
-    return pre_gen_project(json.loads(r"""{{ cookiecutter | tojson }}"""))
+    return pre_gen_project(json.loads(r'''{{ cookiecutter | tojson }}'''))
 
 
 if __name__ == "__main__":
