@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from saga_template.extensions import python_tuple
 from saga_template.model import AnswerError, SagaModel, parse
 
 ITEM_TEMPLATES = "_item_templates"
@@ -101,9 +102,3 @@ def write_answers(answers: Mapping[str, Any], project_dir: Path) -> None:
     public = {key: value for key, value in answers.items() if not key.startswith("_")}
     public["_template"] = answers.get("_template", "")
     (project_dir / ANSWERS_FILE).write_text(json.dumps(public, indent=2) + "\n", encoding="utf-8")
-
-
-def python_tuple(items: tuple[str, ...]) -> str:
-    """A tuple of strings as ruff would format it."""
-    body = ", ".join(json.dumps(item) for item in items)
-    return f"({body},)" if len(items) == 1 else f"({body})"

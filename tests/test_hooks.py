@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from saga_template import hooks
+from saga_template.extensions import python_tuple
 from saga_template.model import parse
 from tests.conftest import TEMPLATE_ROOT, answers
 
@@ -108,6 +109,6 @@ def test_answers_file_keeps_public_answers_only(tmp_path: Path) -> None:
     assert saved == {**answers(), "_template": "gh:org/repo"}
 
 
-@pytest.mark.parametrize(("items", "text"), [(("A",), '("A",)'), (("A", "B"), '("A", "B")')])
+@pytest.mark.parametrize(("items", "text"), [((), "()"), (("A",), '("A",)'), (("A", "B"), '("A", "B")')])
 def test_python_tuple_matches_ruff_style(items: tuple[str, ...], text: str) -> None:
-    assert hooks.python_tuple(items) == text
+    assert python_tuple(items) == text

@@ -15,7 +15,12 @@ from pydantic import Field, ValidationError
 
 from {{ cookiecutter.package_name }}.runtime import idempotency
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
-from {{ cookiecutter.package_name }}.runtime.models import EVENT_SOURCE, OutcomeDetailType, SagaOutcome, invalid_fields
+from {{ cookiecutter.package_name }}.runtime.models import (
+    OutcomeDetailType,
+    SagaOutcome,
+    invalid_fields,
+    outcome_event_pattern,
+)
 from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
 
 
@@ -42,7 +47,7 @@ class OutcomeConsumer:
     @property
     def event_pattern(self) -> dict[str, list[str]]:
         """The EventBridge rule pattern that routes this consumer's outcome events to it."""
-        return {"source": [EVENT_SOURCE], "detail-type": list(self.detail_types)}
+        return outcome_event_pattern(self.detail_types)
 
     def _handler(self) -> LambdaHandler:
         @tracer.capture_method

@@ -14,6 +14,11 @@ SAGA_REQUESTED = "SagaRequested"
 OutcomeDetailType = Literal["SagaSucceeded", "SagaFailed", "SagaCompensationFailed"]
 
 
+def outcome_event_pattern(detail_types: tuple[OutcomeDetailType, ...]) -> dict[str, list[str]]:
+    """The EventBridge rule pattern that matches these outcome events of this saga."""
+    return {"source": [EVENT_SOURCE], "detail-type": list(detail_types)}
+
+
 class SagaRequest(BaseModel):
     """What starts a saga: the execution input, or the detail of a SagaRequested event."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from {{ saga.package_name }}.consumers.{{ consumer.name }} import handler
+from {{ saga.package_name }}.consumers.{{ consumer.name }} import DETAIL_TYPES, handler
 from {{ saga.package_name }}.runtime.consumer import OutcomeEvent
 from {{ saga.package_name }}.runtime.errors import InvalidInput
 from {{ saga.package_name }}.runtime.models import EVENT_SOURCE
@@ -51,7 +51,7 @@ def business(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-@pytest.mark.parametrize("detail_type", handler.DETAIL_TYPES)
+@pytest.mark.parametrize("detail_type", DETAIL_TYPES)
 def test_each_subscribed_outcome_reaches_the_business_code(
     detail_type: str, business: Recorder, lambda_context: Any
 ) -> None:
@@ -60,7 +60,7 @@ def test_each_subscribed_outcome_reaches_the_business_code(
 
 
 def test_redelivered_event_has_one_effect(business: Recorder, lambda_context: Any) -> None:
-    detail_type = handler.DETAIL_TYPES[0]
+    detail_type = DETAIL_TYPES[0]
     first = handler.handle(outcome_event(detail_type), lambda_context)
     assert handler.handle(outcome_event(detail_type), lambda_context) == first
     assert len(business.events) == 1
@@ -69,8 +69,8 @@ def test_redelivered_event_has_one_effect(business: Recorder, lambda_context: An
 def test_failure_is_raised_for_eventbridge_to_retry(business: Recorder, lambda_context: Any) -> None:
     business.failures.append(ConnectionError("downstream unavailable"))
     with pytest.raises(ConnectionError):
-        handler.handle(outcome_event(handler.DETAIL_TYPES[0]), lambda_context)
-    assert handler.handle(outcome_event(handler.DETAIL_TYPES[0]), lambda_context) == {"handled": 2}
+        handler.handle(outcome_event(DETAIL_TYPES[0]), lambda_context)
+    assert handler.handle(outcome_event(DETAIL_TYPES[0]), lambda_context) == {"handled": 2}
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_malformed_event_fails_clearly_without_effect(
 
 
 def test_logs_carry_the_saga_id(business: Recorder, lambda_context: Any, handler_output: Any) -> None:
-    handler.handle(outcome_event(handler.DETAIL_TYPES[0], saga_id="saga-logs"), lambda_context)
+    handler.handle(outcome_event(DETAIL_TYPES[0], saga_id="saga-logs"), lambda_context)
     handled = [line for line in handler_output().logs if line["message"] == "Outcome handled"]
     assert len(handled) == 1
     assert handled[0]["correlation_id"] == "saga-logs"
@@ -98,4 +98,4 @@ def test_logs_carry_the_saga_id(business: Recorder, lambda_context: Any, handler
 
 
 def test_rule_pattern_names_the_saga_source_and_the_subscribed_outcomes() -> None:
-    assert handler.consumer.event_pattern == {"source": [EVENT_SOURCE], "detail-type": list(handler.DETAIL_TYPES)}
+    assert handler.consumer.event_pattern == {"source": [EVENT_SOURCE], "detail-type": list(DETAIL_TYPES)}

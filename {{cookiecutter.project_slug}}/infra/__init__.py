@@ -1,0 +1,1 @@
+"""The AWS CDK app: stateful resources in one stack, the saga and its functions in another."""
