@@ -5,6 +5,7 @@ The scripts in ``hooks/`` only locate this package and call these two entry poin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from saga_template.asl import render_definition
 from saga_template.extensions import python_tuple
 from saga_template.model import AnswerError, SagaModel, parse
 
@@ -22,6 +24,8 @@ ITEM_TEMPLATES = "_item_templates"
 # every rendering; files under "user" are the user's once written.
 GENERATED, USER_OWNED = "generated", "user"
 ANSWERS_FILE = ".cookiecutter.json"
+STATE_MACHINE_FILE = "statemachine/saga.asl.json"
+DIAGRAM_MODULE = "devtools/diagram.py"
 
 # Paths, relative to the project, that only one database mode uses.
 DATABASE_MODE_PATHS: dict[str, tuple[str, ...]] = {
@@ -48,6 +52,7 @@ def post_gen_project(answers: Mapping[str, Any], project_dir: Path) -> int:
         render_items(saga, templates, project_dir)
         shutil.rmtree(templates)
     remove_unused_database_mode(saga, project_dir)
+    write_state_machine(saga, project_dir)
     write_answers(answers, project_dir)
     return 0
 
@@ -95,6 +100,26 @@ def remove_unused_database_mode(saga: SagaModel, project_dir: Path) -> None:
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+
+
+def write_state_machine(saga: SagaModel, project_dir: Path) -> Path:
+    """Write the saga's ASL definition, then redraw the README's diagram from that file.
+
+    The diagram is drawn by the project's own ``devtools/diagram.py`` (what ``make diagram``
+    runs), so the README a user receives and the one they regenerate never differ.
+    """
+    path = project_dir / STATE_MACHINE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_definition(saga), encoding="utf-8")
+    diagram_module = project_dir / DIAGRAM_MODULE
+    if diagram_module.is_file():
+        spec = importlib.util.spec_from_file_location("saga_project_diagram", diagram_module)
+        assert spec is not None
+        assert spec.loader is not None
+        diagram = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(diagram)
+        diagram.update_readme(project_dir)
+    return path
 
 
 def write_answers(answers: Mapping[str, Any], project_dir: Path) -> None:

@@ -1,0 +1,57 @@
+"""The saga's tools: the README's diagram matches the definition, the local runner reports what happened."""
+
+import json
+import os
+import subprocess
+import sys
+from importlib import import_module
+from typing import Any
+
+from devtools import diagram
+from devtools.local_run import main as local_run
+from devtools.saga_harness import CONSUMERS, PACKAGE, SERVICES
+
+
+def consumer_names() -> set[str]:
+    return {import_module(f"{PACKAGE}.consumers.{name}.handler").consumer.name for name in CONSUMERS}
+
+
+def test_the_readme_diagram_is_current() -> None:
+    readme = (diagram.PROJECT_DIR / diagram.README_FILE).read_text(encoding="utf-8")
+    assert diagram.with_diagram(readme, diagram.load_definition()) == readme, "run `make diagram`"
+
+
+def test_the_diagram_draws_every_state_and_every_caught_error() -> None:
+    definition = diagram.load_definition()
+    chart = diagram.flowchart(definition)
+    for name in definition["States"]:
+        assert f'"{name}"' in chart
+    catches = sum(len(state.get("Catch", [])) for state in definition["States"].values())
+    assert chart.count("-.->") == catches
+
+
+def test_local_run_prints_one_json_object(capsys: Any) -> None:
+    last = SERVICES[-1]
+    assert local_run(["--fail", f"{last.name}:timeout", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    undone = [str(service.compensation) for service in reversed(SERVICES) if service.compensation]
+    assert report["calls"] == [*[service.name for service in SERVICES], *undone]
+    assert (report["status"], report["error"], report["events"]) == ("FAILED", "SagaFailed", ["SagaFailed"])
+    assert report["dlq_messages"] == 0
+    assert report["state_transitions"] > len(SERVICES)
+    assert set(report["consumer_deliveries"]) == consumer_names()
+
+
+def test_local_run_from_the_command_line_keeps_stdout_to_the_report() -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "devtools.local_run", "--json"],
+        cwd=diagram.PROJECT_DIR,
+        env={**os.environ, "PYTHONPATH": "src"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    report = json.loads(finished.stdout)
+    assert report["status"] == "SUCCEEDED"
+    assert report["calls"] == [service.name for service in SERVICES]
