@@ -29,8 +29,16 @@ DIAGRAM_MODULE = "devtools/diagram.py"
 
 # Paths, relative to the project, that only one database mode uses.
 DATABASE_MODE_PATHS: dict[str, tuple[str, ...]] = {
-    "data_api": ("src/{package}/database/data_api.py",),
-    "rds_proxy": ("src/{package}/database/rds_proxy.py",),
+    "data_api": (
+        "src/{package}/database/data_api.py",
+        "devtools/data_api_emulator.py",
+        "tests/database/test_data_api.py",
+    ),
+    "rds_proxy": (
+        "src/{package}/database/rds_proxy.py",
+        "devtools/pgbouncer.py",
+        "tests/database/test_rds_proxy.py",
+    ),
 }
 
 

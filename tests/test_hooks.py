@@ -85,6 +85,7 @@ def test_render_items_creates_parent_folders_and_skips_existing_user_files(tmp_p
     assert {path.name for path in written} - {path.name for path in again} == {
         "logic.py",
         "test_billing_logic.py",
+        "0001_create_billing.sql",
     }
 
 

@@ -54,7 +54,8 @@ def expected_item_files(extra: dict[str, str]) -> set[str]:
     files = set()
     for service in saga.services:
         folder = f"src/{package}/services/{service.name}"
-        files |= {f"{folder}/__init__.py", f"{folder}/handler.py", f"{folder}/logic.py"}
+        files |= {f"{folder}/__init__.py", f"{folder}/handler.py", f"{folder}/logic.py", f"{folder}/repository.py"}
+        files |= {f"src/{package}/database/migrations/{service.name}/0001_create_{service.name}.sql"}
         files |= {f"tests/services/test_{service.name}_handler.py", f"tests/services/test_{service.name}_logic.py"}
     for consumer in saga.consumers:
         folder = f"src/{package}/consumers/{consumer.name}"
@@ -67,7 +68,7 @@ def expected_item_files(extra: dict[str, str]) -> set[str]:
 
 
 def item_files(files: dict[str, bytes]) -> set[str]:
-    pattern = re.compile(r"^(src/\w+/(services|consumers)/\w+/|tests/(services|consumers)/)")
+    pattern = re.compile(r"^(src/\w+/(services|consumers|database/migrations)/\w+/|tests/(services|consumers)/)")
     return {name for name in files if pattern.match(name)}
 
 

@@ -23,6 +23,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from devtools.local_database import LocalDatabase
+from devtools.local_postgres import postgres_server
 from {{ cookiecutter.package_name }}.runtime.observability import logger
 
 
@@ -37,6 +39,25 @@ def aws() -> Iterator[None]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield
+
+
+@pytest.fixture(scope="session")
+def database_server() -> Iterator[LocalDatabase]:
+    """A real PostgreSQL with the migrations applied, reached the way the deployed functions reach Aurora.
+
+    One database per test worker: a throwaway server, or the one ``SAGA_DATABASE_URL`` names.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with postgres_server() as server, LocalDatabase(server.create_database(f"saga_test_{worker}")) as database:
+        database.migrate()
+        yield database
+
+
+@pytest.fixture
+def database(database_server: LocalDatabase) -> LocalDatabase:
+    """The test database with every service table emptied."""
+    database_server.reset()
+    return database_server
 
 
 @dataclass

@@ -9,11 +9,13 @@ the saga assumes the step may have half-happened and
 {%- endif %}
 
 Key every effect by the saga id: a compensation then finds what to undo even when
-the step crashed before it could report a result.
+the step crashed before it could report a result. ``repository`` does that for the
+effect recorded in this service's table.
 """
 
 from {{ saga.package_name }}.runtime.models import StepRequest, StepResult
 from {{ saga.package_name }}.runtime.observability import tracer
+from {{ saga.package_name }}.services.{{ service.name }} import repository
 
 
 def reference(request: StepRequest) -> str:
@@ -25,7 +27,8 @@ def reference(request: StepRequest) -> str:
 def execute(request: StepRequest) -> StepResult:
     """Do the {{ service.name }} work of one saga. The saga input is ``request.payload``;
     earlier steps' results are in ``request.results``."""
-    return StepResult(status="DONE", data={"reference": reference(request)})
+    effect = repository.record(request.saga_id, {"reference": reference(request)})
+    return StepResult(status="DONE", data=effect.data)
 {%- if service.compensation %}
 
 
@@ -33,5 +36,7 @@ def execute(request: StepRequest) -> StepResult:
 def {{ service.compensation }}(request: StepRequest) -> StepResult:
     """Undo ``execute`` for this saga. Must accept "nothing to undo": after a crash or a
     timeout, ``execute`` may or may not have happened."""
+    if not repository.undo(request.saga_id):
+        return StepResult(status="NOTHING_TO_UNDO")
     return StepResult(status="COMPENSATED", data={"reference": reference(request)})
 {%- endif %}

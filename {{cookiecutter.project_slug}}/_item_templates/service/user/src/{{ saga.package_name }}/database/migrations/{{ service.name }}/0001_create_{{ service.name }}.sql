@@ -1,0 +1,8 @@
+-- The effects of the {{ service.name }} step: one row per saga, so a repeated action cannot apply twice.
+CREATE TABLE "{{ service.name }}" (
+    saga_id text PRIMARY KEY,
+    state text NOT NULL CHECK (state IN ('DONE', 'COMPENSATED')),
+    data jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,258 @@
+"""A local emulation of the RDS Data API (``rds-data``) that runs the SQL on a real PostgreSQL.
+
+``DataApiEmulator(...).attach(client)`` answers that boto3 client's ``rds-data`` calls
+in-process, after botocore has validated the request against the service model and
+before anything is signed or sent. What it emulates:
+
+- ``ExecuteStatement``: one statement, ``:name`` parameters with their typed values
+  (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``;
+  ``typeHint`` JSON, UUID, TIMESTAMP, DATE, TIME, DECIMAL). An untyped string is bound
+  as ``varchar``, as the real API does, so a comparison with another type needs a
+  ``typeHint`` or a ``CAST``. Results as ``formatRecordsAs="JSON"`` (values other than
+  numbers, booleans and null come back as strings, JSON columns included) or as typed
+  ``records``; ``numberOfRecordsUpdated``.
+- ``BeginTransaction`` / ``CommitTransaction`` / ``RollbackTransaction``, each
+  transaction on its own database connection; an unknown transaction id is refused.
+- The cluster ARN, secret ARN and database must be the configured ones; SQL errors
+  come back as ``BadRequestException`` and an unreachable database as
+  ``DatabaseUnavailableException``.
+
+What it does not emulate: IAM and Secrets Manager checks, ``BatchExecuteStatement``,
+``ExecuteSql``, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
+and 45 second statement limits, transactions expiring after 3 minutes idle,
+auto-pause (``DatabaseResumingException``), network latency and throttling.
+"""
+
+import datetime
+import decimal
+import itertools
+import json
+import queue
+import re
+import threading
+import uuid
+from typing import Any
+
+import psycopg
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+APPLICATION_NAME = "rds-data-emulator"
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_TYPE_HINTS: dict[str, Any] = {
+    "JSON": lambda text: Jsonb(json.loads(text)),
+    "UUID": uuid.UUID,
+    "TIMESTAMP": datetime.datetime.fromisoformat,
+    "DATE": datetime.date.fromisoformat,
+    "TIME": datetime.time.fromisoformat,
+    "DECIMAL": decimal.Decimal,
+}
+
+
+class DataApiError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class DataApiEmulator:
+    """Serves ``rds-data`` calls for one cluster, secret and database from a PostgreSQL URL."""
+
+    def __init__(
+        self, database_url: str, cluster_arn: str, secret_arn: str, database: str, pool_size: int = 10
+    ) -> None:
+        self.database_url = database_url
+        self.cluster_arn, self.secret_arn, self.database = cluster_arn, secret_arn, database
+        self._idle: queue.LifoQueue[psycopg.Connection[dict[str, Any]]] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._transactions: dict[str, psycopg.Connection[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call.rds-data", self._intercept)
+
+    def detach(self, client: Any) -> None:
+        client.meta.events.unregister("before-call.rds-data", self._intercept)
+
+    def close(self) -> None:
+        with self._lock:
+            connections = list(self._transactions.values())
+            self._transactions.clear()
+        while not self._idle.empty():
+            connections.append(self._idle.get_nowait())
+        for connection in connections:
+            connection.close()
+
+    def _intercept(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        request = json.loads(params["body"] or b"{}")
+        operations = {
+            "ExecuteStatement": self.execute_statement,
+            "BeginTransaction": self.begin_transaction,
+            "CommitTransaction": self.commit_transaction,
+            "RollbackTransaction": self.rollback_transaction,
+        }
+        if model.name not in operations:
+            raise NotImplementedError(f"the local Data API does not emulate {model.name}")
+        try:
+            body, status = operations[model.name](request), 200
+        except DataApiError as error:
+            body = {"Error": {"Code": error.code, "Message": str(error)}, "message": str(error)}
+            status = error.status
+        body["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
+        return AWSResponse("https://rds-data.local", status, HTTPHeaders(), None), body
+
+    def execute_statement(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(request)
+        if request.get("database", self.database) != self.database:
+            raise DataApiError("BadRequestException", f'FATAL: database "{request["database"]}" does not exist')
+        transaction_id = request.get("transactionId")
+        values = {item["name"]: self._value(item) for item in request.get("parameters", [])}
+        query = _NAMED_PARAMETER.sub(r"%(\1)s::varchar", request["sql"].replace("%", "%%"))
+        for name, value in values.items():
+            if not isinstance(value, str):
+                query = query.replace(f"%({name})s::varchar", f"%({name})s")
+        if transaction_id is not None:
+            connection = self._transaction(transaction_id)
+            return self._run(connection, query, values, request)
+        connection = self._acquire()
+        try:
+            return self._run(connection, query, values, request)
+        finally:
+            self._release(connection)
+
+    def begin_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(request)
+        connection = self._acquire()
+        try:
+            connection.execute("BEGIN")
+        except psycopg.Error as error:
+            self._release(connection)
+            raise _translate(error) from error
+        transaction_id = f"tx-{next(self._ids)}-{uuid.uuid4().hex}"
+        with self._lock:
+            self._transactions[transaction_id] = connection
+        return {"transactionId": transaction_id}
+
+    def commit_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._end(request, "COMMIT")
+        return {"transactionStatus": "Transaction Committed"}
+
+    def rollback_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._end(request, "ROLLBACK")
+        return {"transactionStatus": "Rollback Complete"}
+
+    def _end(self, request: dict[str, Any], command: str) -> None:
+        self._check_target(request)
+        connection = self._transaction(request["transactionId"])
+        with self._lock:
+            del self._transactions[request["transactionId"]]
+        try:
+            connection.execute(command)
+        except psycopg.Error as error:
+            raise _translate(error) from error
+        finally:
+            self._release(connection)
+
+    def _check_target(self, request: dict[str, Any]) -> None:
+        if request.get("resourceArn") != self.cluster_arn:
+            raise DataApiError("BadRequestException", f"Cluster {request.get('resourceArn')} not found")
+        if request.get("secretArn") != self.secret_arn:
+            raise DataApiError("BadRequestException", "The secret does not give access to this cluster")
+
+    def _transaction(self, transaction_id: str) -> "psycopg.Connection[dict[str, Any]]":
+        with self._lock:
+            connection = self._transactions.get(transaction_id)
+        if connection is None:
+            raise DataApiError("BadRequestException", f"Transaction {transaction_id} is not found")
+        return connection
+
+    def _acquire(self) -> "psycopg.Connection[dict[str, Any]]":
+        self._slots.acquire()
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            return psycopg.connect(
+                self.database_url,
+                autocommit=True,
+                row_factory=dict_row,
+                application_name=APPLICATION_NAME,
+                connect_timeout=5,
+            )
+        except psycopg.OperationalError as error:
+            self._slots.release()
+            raise DataApiError("DatabaseUnavailableException", f"The database is unavailable: {error}", 504) from error
+
+    def _release(self, connection: "psycopg.Connection[dict[str, Any]]") -> None:
+        if not connection.closed and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            self._idle.put(connection)
+        else:
+            connection.close()
+        self._slots.release()
+
+    @staticmethod
+    def _value(parameter: dict[str, Any]) -> Any:
+        value = parameter.get("value", {})
+        if value.get("isNull"):
+            return None
+        for field in ("booleanValue", "longValue", "doubleValue"):
+            if field in value:
+                return value[field]
+        if "stringValue" in value:
+            hint = parameter.get("typeHint")
+            if hint is None:
+                return value["stringValue"]
+            try:
+                return _TYPE_HINTS[hint](value["stringValue"])
+            except (ValueError, decimal.InvalidOperation) as error:
+                raise DataApiError("BadRequestException", f"invalid {hint} parameter {parameter['name']}") from error
+        raise DataApiError("BadRequestException", f"parameter {parameter.get('name')}: this value type is not emulated")
+
+    @staticmethod
+    def _run(
+        connection: "psycopg.Connection[dict[str, Any]]", query: str, values: dict[str, Any], request: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            cursor = connection.execute(query, values, prepare=False)
+            rows = cursor.fetchall() if cursor.description else []
+        except psycopg.Error as error:
+            raise _translate(error) from error
+        except KeyError as error:
+            raise DataApiError("BadRequestException", f"No value specified for parameter {error}") from error
+        response: dict[str, Any] = {"numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0)}
+        if request.get("formatRecordsAs") == "JSON":
+            response["formattedRecords"] = json.dumps([{key: _json_value(v) for key, v in row.items()} for row in rows])
+        elif cursor.description:
+            response["records"] = [[_field(v) for v in row.values()] for row in rows]
+        return response
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def _field(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"longValue": value}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": _json_value(value)}
+
+
+def _translate(error: psycopg.Error) -> DataApiError:
+    if isinstance(error, psycopg.OperationalError):
+        return DataApiError("DatabaseUnavailableException", f"The database is unavailable: {error}", 504)
+    return DataApiError("BadRequestException", f"ERROR: {error}")

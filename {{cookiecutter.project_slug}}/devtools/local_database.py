@@ -1,0 +1,126 @@
+{%- set saga = cookiecutter | saga_model -%}
+"""The project's database layer wired to a local PostgreSQL database, for tests, benchmarks and local runs.
+{%- if saga.database_mode == "data_api" %}
+
+The services reach it as they reach Aurora in AWS: through ``rds-data`` calls, here
+answered by the local Data API emulation (``devtools.data_api_emulator``).
+{%- else %}
+
+The services reach it as they reach Aurora in AWS: through a transaction-pooling
+proxy, here pgbouncer (``devtools.pgbouncer``) instead of RDS Proxy.
+{%- endif %}
+
+    python -m devtools.local_database migrate   # apply the migrations to $SAGA_DATABASE_URL
+"""
+
+import os
+import sys
+from types import TracebackType
+from typing import Any
+
+import psycopg
+{% if saga.database_mode == "data_api" %}
+from devtools.data_api_emulator import DataApiEmulator
+from devtools.local_postgres import URL_VARIABLE
+from {{ saga.package_name }}.database import data_api, migrate
+{%- else %}
+from devtools.local_postgres import URL_VARIABLE
+from devtools.pgbouncer import PgBouncer
+from {{ saga.package_name }}.database import migrate, rds_proxy
+{%- endif %}
+
+REGION = os.environ.get("AWS_DEFAULT_REGION", "{{ saga.aws_region }}")
+{%- if saga.database_mode == "data_api" %}
+CLUSTER_ARN = f"arn:aws:rds:{REGION}:123456789012:cluster:local"
+SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:local-database"
+{%- endif %}
+
+
+class LocalDatabase:
+    """Points ``{{ saga.package_name }}.database`` at the PostgreSQL database ``url`` until closed."""
+
+    def __init__(self, url: str, pool_size: int = 5) -> None:
+        self.url = url
+        self.name = url.rsplit("/", 1)[1]
+        self.admin = psycopg.connect(url, autocommit=True)
+{%- if saga.database_mode == "data_api" %}
+        self.emulator = DataApiEmulator(url, CLUSTER_ARN, SECRET_ARN, self.name, pool_size=pool_size)
+        os.environ.update(DATABASE_CLUSTER_ARN=CLUSTER_ARN, DATABASE_SECRET_ARN=SECRET_ARN, DATABASE_NAME=self.name)
+        self.emulator.attach(data_api.client())
+{%- else %}
+        self.proxy = PgBouncer(url, pool_size=pool_size)
+        os.environ.update(
+            DATABASE_HOST="127.0.0.1",
+            DATABASE_PORT=str(self.proxy.port),
+            DATABASE_NAME=self.name,
+            DATABASE_USER=self.proxy.user,
+            DATABASE_SSLMODE="disable",
+        )
+{%- endif %}
+
+    def __enter__(self) -> "LocalDatabase":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+{%- if saga.database_mode == "data_api" %}
+        self.emulator.detach(data_api.client())
+        self.emulator.close()
+{%- else %}
+        rds_proxy.close()
+        self.proxy.stop()
+{%- endif %}
+        self.admin.close()
+
+    def migrate(self) -> list[str]:
+        """Apply the pending migrations through the services' own access path."""
+        return migrate.apply()
+
+    @property
+    def tables(self) -> list[str]:
+        """The services' tables: one per folder of migrations."""
+        return sorted(path.name for path in migrate.MIGRATIONS.iterdir() if path.is_dir())
+
+    def reset(self) -> None:
+        """Empty every service table."""
+        for table in self.tables:
+            self.admin.execute(f'TRUNCATE "{table}"')
+
+    def effects(self, saga_id: str) -> dict[str, str | None]:
+        """The state of each service's effect for one saga, read directly from PostgreSQL; None when absent."""
+        effects: dict[str, str | None] = {}
+        for table in self.tables:
+            row = self.admin.execute(f'SELECT state FROM "{table}" WHERE saga_id = %s', (saga_id,)).fetchone()  # noqa: S608
+            effects[table] = None if row is None else str(row[0])
+        return effects
+
+    def server_connections(self) -> dict[str, int]:
+        """Connections PostgreSQL holds open to this database right now, by client, besides this one."""
+        rows: list[Any] = self.admin.execute(
+            "SELECT application_name, count(*) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY application_name",
+            (self.name,),
+        ).fetchall()
+        return {str(name or "(unnamed)"): int(count) for name, count in rows}
+
+
+def main(arguments: list[str]) -> int:
+    if arguments != ["migrate"]:
+        print("usage: python -m devtools.local_database migrate", file=sys.stderr)
+        return 2
+    url = os.environ.get(URL_VARIABLE)
+    if not url:
+        print(f"set {URL_VARIABLE} to the database to migrate (make db starts one and prints it)", file=sys.stderr)
+        return 2
+    with LocalDatabase(url) as database:
+        applied = database.migrate()
+    print("\n".join(f"applied {name}" for name in applied) or "nothing to apply")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,120 @@
+"""A throwaway PostgreSQL server on 127.0.0.1 for tests, benchmarks and local runs.
+
+``PostgresServer()`` starts a fresh cluster in a temporary folder on a free port
+(``initdb`` + ``pg_ctl``, trust authentication, loopback only, no durability) and
+removes it on ``stop()``. With ``SAGA_DATABASE_URL`` set, it uses that server instead
+(a superuser URL, for example ``postgresql://postgres@127.0.0.1:5432/postgres``) and
+starts nothing.
+
+``initdb`` and ``postgres`` refuse to run as root; as root (CI containers) they run
+as the ``postgres`` system user, which the PostgreSQL packages create.
+
+    python -m devtools.local_postgres   # serve one until Ctrl-C and print its URL
+"""
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+URL_VARIABLE = "SAGA_DATABASE_URL"
+SUPERUSER = "saga"
+
+
+def binary(name: str) -> str:
+    """A PostgreSQL server program: on the PATH, or in the newest Debian/Ubuntu install."""
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if found is None:
+        raise RuntimeError(f"{name} not found: install PostgreSQL (apt-get install postgresql) or set {URL_VARIABLE}")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def as_server_user(command: list[str]) -> list[str]:
+    """PostgreSQL and pgbouncer refuse root: run them as ``postgres`` when we are root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def private_folder(prefix: str) -> Path:
+    """A temporary folder the server programs may write to."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    return folder
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+class PostgresServer:
+    """One PostgreSQL server; ``url`` is a superuser URL of its ``postgres`` database."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        existing = os.environ.get(URL_VARIABLE)
+        if existing:
+            self.url = existing
+            return
+        self.folder = private_folder("saga-postgres-")
+        data, port = self.folder / "data", free_port()
+        self._run([binary("initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self.folder} -F -c max_connections=200"
+        log = self.folder / "server.log"
+        self._run([binary("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"])
+        self.url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+
+    def create_database(self, name: str) -> str:
+        """A new empty database (an older one of that name is dropped); returns its URL."""
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return with_database(self.url, name)
+
+    def stop(self) -> None:
+        if self.folder is None:
+            return
+        self._run([binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = None
+
+    @staticmethod
+    def _run(command: list[str]) -> None:
+        subprocess.run(as_server_user(command), check=True, capture_output=True)  # noqa: S603
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    with postgres_server() as server:
+        print(f"export {URL_VARIABLE}={server.url}", flush=True)
+        print("PostgreSQL is running; Ctrl-C stops it and deletes its data.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+{%- set saga = cookiecutter | saga_model -%}
+{%- set service = saga.services[0] -%}
+"""The Data API access path, through the local emulation of ``rds-data`` running on a real PostgreSQL."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devtools.data_api_emulator import APPLICATION_NAME, DataApiEmulator, DataApiError
+from devtools.local_database import CLUSTER_ARN, SECRET_ARN, LocalDatabase
+from devtools.local_postgres import free_port
+from {{ saga.package_name }}.database import DatabaseError, DatabaseUnavailable, data_api, execute, transaction
+from {{ saga.package_name }}.runtime.errors import TransientError
+from {{ saga.package_name }}.services.{{ service.name }} import handler, repository
+
+
+@pytest.fixture
+def unreachable(database: LocalDatabase) -> Iterator[None]:
+    """The Data API answers, but the database behind it cannot be reached."""
+    dead = DataApiEmulator(f"postgresql://saga@127.0.0.1:{free_port()}/saga", CLUSTER_ARN, SECRET_ARN, database.name)
+    database.emulator.detach(data_api.client())
+    dead.attach(data_api.client())
+    yield
+    dead.detach(data_api.client())
+    database.emulator.attach(data_api.client())
+
+
+def test_typed_parameters_and_json_records_round_trip(database: LocalDatabase) -> None:
+    rows = execute(
+        "SELECT :text AS text, :number AS number, :ratio AS ratio, :flag AS flag, :nothing AS nothing, :doc AS doc",
+        {"text": "a'b", "number": 7, "ratio": 0.5, "flag": True, "nothing": None, "doc": {"k": [1, "x"]}},
+    )
+    assert rows == [{"text": "a'b", "number": 7, "ratio": 0.5, "flag": True, "nothing": None, "doc": '{"k": [1, "x"]}'}]
+
+
+def test_an_untyped_string_is_not_silently_cast_like_the_real_api(database: LocalDatabase) -> None:
+    with pytest.raises(DatabaseError, match="BadRequestException"):
+        execute("SELECT 1 WHERE 1 = :number", {"number": "1"})
+
+
+def test_a_transaction_commits_whole_or_not_at_all(database: LocalDatabase) -> None:
+    def write_then_fail() -> None:
+        with transaction():
+            execute(repository.INSERT, {"saga_id": "half", "state": "DONE", "data": {}})
+            execute("INSERT INTO missing_table VALUES (1)")
+
+    with pytest.raises(DatabaseError, match="missing_table"):
+        write_then_fail()
+    assert repository.find("half") is None
+    with transaction():
+        execute(repository.INSERT, {"saga_id": "whole", "state": "DONE", "data": {}})
+    assert database.effects("whole")["{{ service.name }}"] == "DONE"
+
+
+def test_the_handlers_open_no_database_connection(database: LocalDatabase) -> None:
+    repository.record("saga-1", {})
+    assert set(database.server_connections()) <= {APPLICATION_NAME}
+
+
+def test_an_unreachable_database_is_a_clear_error(unreachable: None) -> None:
+    with pytest.raises(DatabaseUnavailable, match="database unavailable"):
+        repository.record("saga-down", {})
+
+
+def test_the_saga_sees_a_database_outage_as_a_crash(
+    unreachable: None, database: LocalDatabase, lambda_context: Any
+) -> None:
+    with pytest.raises(DatabaseUnavailable) as raised:
+        handler.handle_action({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+    assert type(raised.value).__name__ == "DatabaseUnavailable"
+    assert database.effects("saga-outage")["{{ service.name }}"] is None
+
+
+def test_a_cluster_resuming_from_auto_pause_is_retried(
+    database: LocalDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def resuming(request: dict[str, Any]) -> dict[str, Any]:
+        raise DataApiError("DatabaseResumingException", "The database is resuming")
+
+    monkeypatch.setattr(database.emulator, "execute_statement", resuming)
+    with pytest.raises(TransientError, match="resuming"):
+        execute("SELECT 1")

@@ -1,0 +1,141 @@
+{%- set saga = cookiecutter | saga_model -%}
+{%- set service = saga.services[0] -%}
+"""The RDS Proxy access path, through pgbouncer in transaction pooling mode (the proxy's local stand-in)."""
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from devtools.local_database import LocalDatabase
+from devtools.pgbouncer import PgBouncer
+from {{ saga.package_name }}.database import DatabaseUnavailable, execute, rds_proxy, transaction
+from {{ saga.package_name }}.services.{{ service.name }} import handler, repository
+
+
+@pytest.fixture
+def proxy(database: LocalDatabase) -> Iterator[PgBouncer]:
+    """The pgbouncer in front of the test database, running again after the test whatever it did to it."""
+    yield database.proxy
+    if not database.proxy.running:
+        database.proxy.start()
+
+
+@pytest.fixture
+def token_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The IAM token requests the database layer makes, still served by botocore's local signer."""
+    requests: list[dict[str, Any]] = []
+    client = rds_proxy._rds()
+    sign = client.generate_db_auth_token
+
+    def recorded(**kwargs: Any) -> str:
+        requests.append(kwargs)
+        return sign(**kwargs)
+
+    monkeypatch.setattr(client, "generate_db_auth_token", recorded)
+    rds_proxy.close()
+    return requests
+
+
+def hold_a_server_connection(proxy: PgBouncer, release: threading.Event, held: threading.Event) -> None:
+    """Another client keeps one transaction open, so the next clients get other server connections."""
+    with (
+        psycopg.connect(host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=proxy.user) as other,
+        other.transaction(),
+    ):
+        other.execute("SELECT 1")
+        held.set()
+        release.wait(10)
+
+
+def test_one_connection_per_environment_opened_with_one_iam_token(
+    token_requests: list[dict[str, Any]], database: LocalDatabase
+) -> None:
+    for _ in range(3):
+        assert execute("SELECT 1 AS one") == [{"one": 1}]
+    assert len(token_requests) == 1
+    assert token_requests[0]["DBUsername"] == database.proxy.user
+    connection = rds_proxy._state.connection
+    execute("SELECT 1")
+    assert rds_proxy._state.connection is connection
+    assert connection.info.password.startswith(f"127.0.0.1:{database.proxy.port}/?Action=connect")
+
+
+def test_statements_keep_working_when_the_pool_hands_out_another_server_connection(proxy: PgBouncer) -> None:
+    # Prepared statements would be left on one server connection and missing on the next:
+    # psycopg prepares after 5 executions unless prepare_threshold is None.
+    for round_number in range(3):
+        for attempt in range(8):
+            repository.record(f"saga-{round_number}-{attempt}", {"n": attempt})
+        release, held = threading.Event(), threading.Event()
+        other = threading.Thread(target=hold_a_server_connection, args=(proxy, release, held))
+        other.start()
+        held.wait(10)
+        try:
+            assert repository.find(f"saga-{round_number}-0") is not None
+        finally:
+            release.set()
+            other.join()
+
+
+def test_the_stand_in_is_honest_automatic_prepared_statements_do_break_through_it(proxy: PgBouncer) -> None:
+    with psycopg.connect(
+        host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=proxy.user, autocommit=True, prepare_threshold=0
+    ) as naive:
+        naive.execute("SELECT 1 WHERE 1 = %s", (1,))
+        release, held = threading.Event(), threading.Event()
+        other = threading.Thread(target=hold_a_server_connection, args=(proxy, release, held))
+        other.start()
+        held.wait(10)
+        try:
+            with pytest.raises((psycopg.errors.InvalidSqlStatementName, psycopg.errors.DuplicatePreparedStatement)):
+                naive.execute("SELECT 1 WHERE 1 = %s", (1,))
+        finally:
+            release.set()
+            other.join()
+
+
+def test_a_connection_the_proxy_dropped_while_idle_is_replaced_once(
+    proxy: PgBouncer, token_requests: list[dict[str, Any]]
+) -> None:
+    repository.record("saga-before", {})
+    proxy.kill()
+    proxy.start()
+    effect = repository.record("saga-after", {})
+    assert effect.state == "DONE"
+    assert len(token_requests) == 2
+
+
+def test_an_unreachable_database_is_a_clear_error(proxy: PgBouncer) -> None:
+    repository.record("saga-before", {})
+    proxy.kill()
+    with pytest.raises(DatabaseUnavailable, match="could not connect"):
+        repository.record("saga-down", {})
+    proxy.start()
+    assert repository.find("saga-down") is None
+
+
+def test_a_connection_lost_inside_a_transaction_writes_nothing(proxy: PgBouncer) -> None:
+    def write_then_lose_the_connection() -> None:
+        with transaction():
+            execute(repository.INSERT, {"saga_id": "half", "state": "DONE", "data": {}})
+            proxy.kill()
+            execute("SELECT 1")
+
+    with pytest.raises(DatabaseUnavailable, match="rolled back"):
+        write_then_lose_the_connection()
+    proxy.start()
+    assert repository.find("half") is None
+
+
+def test_the_saga_sees_a_database_outage_as_a_crash(
+    proxy: PgBouncer, database: LocalDatabase, lambda_context: Any
+) -> None:
+    proxy.kill()
+    with pytest.raises(DatabaseUnavailable) as raised:
+        handler.handle_action({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+    assert type(raised.value).__name__ == "DatabaseUnavailable"
+    proxy.start()
+    assert database.effects("saga-outage")["{{ service.name }}"] is None
