@@ -21,6 +21,7 @@ A compensation named in ``fail_compensations`` raises ``RuntimeError`` on every 
 import importlib
 import json
 import os
+import threading
 import time
 import types
 import uuid
@@ -49,6 +50,7 @@ from moto import mock_aws
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
 from {{ saga.package_name }}.runtime.errors import StepRejected, TransientError
 from {{ saga.package_name }}.runtime.models import EVENT_SOURCE, StepRequest, StepResult
@@ -78,7 +80,7 @@ class Service:
         return f"{PACKAGE}.services.{self.name}.handler"
 
 
-SERVICES = (
+SERVICES: tuple[Service, ...] = (
 {%- for service in saga.services %}
     Service(
         name="{{ service.name }}",
@@ -265,6 +267,8 @@ class SagaHarness:
         self.failing_compensations: set[str] = set()
         self.consumer_queues: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
+        self._finished: set[str] = set()
+        self._finished_changed = threading.Condition()
         self._stack = ExitStack()
 
     # Set-up -----------------------------------------------------------------------------------
@@ -275,6 +279,9 @@ class SagaHarness:
         )
         self._stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._invoke_patch()))
         self._stack.enter_context(mock.patch.object(retrier_decl, "time", types.SimpleNamespace(sleep=self._sleep)))
+        self._stack.enter_context(
+            mock.patch.object(BaseExecutionWorkerCommunication, "terminated", self._terminated_patch())
+        )
         self._create_resources()
         for service in SERVICES:
             handler = importlib.import_module(service.handler_module)
@@ -384,6 +391,18 @@ class SagaHarness:
 
         return run
 
+    def _terminated_patch(self) -> Callable[[BaseExecutionWorkerCommunication], None]:
+        """Signals the end of each execution, so waiting for one does not poll the interpreter."""
+        harness, reflect_status = self, BaseExecutionWorkerCommunication.terminated
+
+        def terminated(communication: BaseExecutionWorkerCommunication) -> None:
+            reflect_status(communication)
+            with harness._finished_changed:
+                harness._finished.add(communication.execution.exec_arn)
+                harness._finished_changed.notify_all()
+
+        return terminated
+
     def _sleep(self, seconds: float) -> None:
         self.retry_delays.append(seconds)
 
@@ -454,15 +473,12 @@ class SagaHarness:
         )
 
     def wait(self, execution_arn: str, timeout: float = 30.0) -> Mapping[str, Any]:
-        client = boto3.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while True:
-            description: Mapping[str, Any] = client.describe_execution(executionArn=execution_arn)
-            if description["status"] != "RUNNING":
-                return description
-            if time.monotonic() > deadline:
+        """Block until the execution ends, then describe it."""
+        with self._finished_changed:
+            if not self._finished_changed.wait_for(lambda: execution_arn in self._finished, timeout=timeout):
                 raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-            time.sleep(0.002)
+        description: Mapping[str, Any] = boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        return description
 
     def collect(
         self,

@@ -74,6 +74,7 @@ def test_every_step_failing_every_way(
         assert effects[step.name] is (did_work and step.compensation is None), step.name
 
 
+{% if saga.compensated_services -%}
 @pytest.mark.parametrize("failing", COMPENSATED, ids=lambda service: str(service.compensation))
 def test_a_failing_compensation_does_not_stop_the_others(
     harness: SagaHarness, ledger: EffectLedger, definition: dict[str, Any], failing: Service
@@ -114,6 +115,7 @@ def test_a_failing_compensation_does_not_stop_the_others(
     }
 
 
+{% endif -%}
 def test_the_happy_path_runs_every_step_once(harness: SagaHarness, ledger: EffectLedger) -> None:
     run = harness.run(saga_input("happy"))
 
