@@ -50,7 +50,9 @@ from moto import mock_aws
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from {{ saga.package_name }}.runtime.errors import StepRejected, TransientError
 from {{ saga.package_name }}.runtime.models import EVENT_SOURCE, StepRequest, StepResult
@@ -282,6 +284,9 @@ class SagaHarness:
         self._stack.enter_context(
             mock.patch.object(BaseExecutionWorkerCommunication, "terminated", self._terminated_patch())
         )
+        self._stack.enter_context(
+            mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", self._entrypoint_patch())
+        )
         self._create_resources()
         for service in SERVICES:
             handler = importlib.import_module(service.handler_module)
@@ -402,6 +407,20 @@ class SagaHarness:
                 harness._finished_changed.notify_all()
 
         return terminated
+
+    @staticmethod
+    def _entrypoint_patch() -> Callable[[ExecutionWorker], EvalComponent]:
+        """Parses each definition once, not once per execution: parsing costs more than running."""
+        parse = ExecutionWorker._get_evaluation_entrypoint
+        parsed: dict[str, EvalComponent] = {}
+
+        def entrypoint(worker: ExecutionWorker) -> EvalComponent:
+            definition: str = worker._evaluation_details.state_machine_details.definition
+            if definition not in parsed:
+                parsed[definition] = parse(worker)
+            return parsed[definition]
+
+        return entrypoint
 
     def _sleep(self, seconds: float) -> None:
         self.retry_delays.append(seconds)
