@@ -73,7 +73,11 @@ OUTCOMES = {
 
 @dataclass(frozen=True)
 class Timing:
-    """Timeouts and retry policies. Express workflows end after 5 minutes, so they are tighter."""
+    """Timeouts and retry policies. Express workflows end after 5 minutes, so they are tighter.
+
+    A Lambda task's timeout stays above the functions' own (20 seconds in the CDK app), so a
+    slow invocation ends as the function's timeout, with its logs, rather than the task's.
+    """
 
     step_timeout: int
     step_attempts: int
@@ -94,10 +98,10 @@ TIMINGS = {
         compensation_max_delay=60,
     ),
     "EXPRESS": Timing(
-        step_timeout=20,
+        step_timeout=25,
         step_attempts=3,
         step_max_delay=5,
-        compensation_timeout=20,
+        compensation_timeout=25,
         compensation_attempts=4,
         compensation_max_delay=10,
     ),
