@@ -31,11 +31,15 @@ DIAGRAM_MODULE = "devtools/diagram.py"
 DATABASE_MODE_PATHS: dict[str, tuple[str, ...]] = {
     "data_api": (
         "src/{package}/database/data_api.py",
+        "infra/database_data_api.py",
+        "tests/infra/test_database_data_api.py",
         "devtools/data_api_emulator.py",
         "tests/database/test_data_api.py",
     ),
     "rds_proxy": (
         "src/{package}/database/rds_proxy.py",
+        "infra/database_rds_proxy.py",
+        "tests/infra/test_database_rds_proxy.py",
         "devtools/pgbouncer.py",
         "tests/database/test_rds_proxy.py",
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -20,6 +21,26 @@ DEFAULT_ANSWERS: dict[str, Any] = {
     for key, value in json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text()).items()
     if not key.startswith("_")
 }
+
+
+# Lambda dependency wheels for every architecture and runtime, shared by all the renderings.
+WHEELHOUSE = TEMPLATE_ROOT / "build" / "wheelhouse"
+LAMBDA_PLATFORMS = {"aarch64": "3.12 3.13", "x86_64": "3.12 3.13"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Download, once and before any worker starts, the wheels that rendered projects vendor into their assets."""
+    os.environ["LAMBDA_WHEELHOUSE"] = str(WHEELHOUSE)
+    if hasattr(config, "workerinput"):
+        return
+    pyproject = (TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "pyproject.toml").read_text()
+    requirements = sorted(set(re.findall(r'"(psycopg\[binary\]==[^"]+)"', pyproject)))
+    for machine, versions in LAMBDA_PLATFORMS.items():
+        for version in versions.split():
+            platforms = ["--platform", f"manylinux_2_28_{machine}", "--platform", f"manylinux2014_{machine}"]
+            command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(WHEELHOUSE), *platforms]
+            command += ["--implementation", "cp", "--python-version", version, "--only-binary=:all:", *requirements]
+            subprocess.run(command, check=True, capture_output=True)
 
 
 def answers(**overrides: str) -> dict[str, str]:

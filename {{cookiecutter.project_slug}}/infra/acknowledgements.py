@@ -1,0 +1,94 @@
+"""Every cdk-nag finding this app accepts, in one place, each with the rule and the reason.
+
+Findings are acknowledged per construct, never for a whole stack, so a new resource that
+breaks a rule still fails the synthesis.
+"""
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import IConstruct
+
+from infra.queues import DeadLetterQueue
+from infra.service_function import ServiceFunction
+
+
+def nag(pack: str, finding: str, reason: str) -> Acknowledgment:
+    """A cdk-nag finding, as ``<pack>::<rule>[<detail>]``."""
+    return Acknowledgment(id=f"{pack}::{finding}", reason=reason)
+
+
+XRAY = nag(
+    "AwsSolutions",
+    "AwsSolutions-IAM5[Resource::*]",
+    "X-Ray's PutTraceSegments and PutTelemetryRecords accept no narrower resource than *; functions in a VPC "
+    "also need the EC2 network-interface actions, which accept none either.",
+)
+STATE_MACHINE_DELIVERIES = nag(
+    "AwsSolutions",
+    "AwsSolutions-IAM5[Resource::*]",
+    "X-Ray tracing and the delivery of execution logs to CloudWatch Logs (logs:CreateLogDelivery and the "
+    "related calls) accept no narrower resource than *.",
+)
+PINNED_RUNTIME = (
+    "The Python runtime is the one chosen when the project was generated and the one its tests run with; "
+    "move to a newer one by changing it in infra/config.py together with the Powertools layer."
+)
+FUNCTION_RUNTIME = (
+    nag("AwsSolutions", "AwsSolutions-L1", PINNED_RUNTIME),
+    nag("Serverless", "Serverless-LambdaLatestVersion", PINNED_RUNTIME),
+)
+SYNCHRONOUS_FUNCTION = nag(
+    "Serverless",
+    "Serverless-LambdaDLQ",
+    "Invoked synchronously (by Step Functions or at deployment): the caller sees every failure, retries and "
+    "records it, so an asynchronous dead-letter queue would never receive anything.",
+)
+ASYNCHRONOUS_FUNCTION = nag(
+    "Serverless",
+    "Serverless-LambdaDLQ",
+    "Failed asynchronous invocations go to an on-failure destination, which records the request and the "
+    "error, instead of a dead-letter queue, which records the request only.",
+)
+DEAD_LETTER_QUEUE = (
+    nag("AwsSolutions", "AwsSolutions-SQS3", "This queue is itself a dead-letter queue."),
+    nag("Serverless", "Serverless-SQSRedrivePolicy", "This queue is itself a dead-letter queue."),
+)
+DATABASE_SECRET = nag(
+    "AwsSolutions",
+    "AwsSolutions-SMG4",
+    "Rotating the database credentials needs a rotation function that reaches Secrets Manager from the "
+    "isolated VPC, through an interface endpoint billed hourly; add cluster.add_rotation_single_user() and "
+    "the endpoint when your security policy requires rotation.",
+)
+
+ENDPOINT_INGRESS = nag(
+    "AwsSolutions",
+    "AwsSolutions-EC23",
+    "The interface endpoint accepts HTTPS from the VPC's own address range only; the rule cannot evaluate "
+    "the range because it is resolved at deployment.",
+)
+
+
+def acknowledge_findings(*stacks: Stack) -> None:
+    for stack in stacks:
+        for construct in stack.node.find_all():
+            accepted = findings_accepted_for(construct)
+            if accepted:
+                Validations.of(construct).acknowledge(*accepted)
+
+
+def findings_accepted_for(construct: IConstruct) -> tuple[Acknowledgment, ...]:
+    if isinstance(construct, ServiceFunction):
+        invocation = ASYNCHRONOUS_FUNCTION if construct.invoked_asynchronously else SYNCHRONOUS_FUNCTION
+        return (XRAY, *FUNCTION_RUNTIME, invocation)
+    if isinstance(construct, sfn.StateMachine):
+        return (STATE_MACHINE_DELIVERIES,)
+    if isinstance(construct, DeadLetterQueue):
+        return DEAD_LETTER_QUEUE
+    if isinstance(construct, secretsmanager.Secret):
+        return (DATABASE_SECRET,)
+    if isinstance(construct, ec2.InterfaceVpcEndpoint):
+        return (ENDPOINT_INGRESS,)
+    return ()

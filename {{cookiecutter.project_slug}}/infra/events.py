@@ -1,0 +1,92 @@
+"""The saga's EventBridge bus: an archive for replay, one rule per consumer, and the rule that starts sagas."""
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+
+class SagaEventBus(Construct):
+    """The bus the saga publishes its outcomes on, archived so that past events can be replayed."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bus_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
+        self.bus.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.archive = self.bus.archive(
+            "Archive",
+            description="Every saga event, kept a year for replay",
+            event_pattern=events.EventPattern(source=events.Match.prefix("")),
+            retention=Duration.days(365),
+        )
+
+
+class OutcomeSubscription(Construct):
+    """Routes the outcome events a consumer needs to its function, with retries and a dead-letter queue.
+
+    The same queue should be the function's own dead-letter queue: EventBridge invokes it
+    asynchronously, so an event the function keeps failing on is parked there by Lambda,
+    and one EventBridge cannot deliver at all is parked there by EventBridge.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        pattern: dict[str, list[str]],
+        function: lambda_.IFunction,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = dead_letter_queue
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            event_bus=bus,
+            description=f"Outcome events for {function.node.path}",
+            event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
+        )
+        self.rule.add_target(
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=8,
+                max_event_age=Duration.hours(6),
+            )
+        )
+
+
+class SagaRequests(Construct):
+    """Sends every SagaRequested event on the bus to the function that starts the saga."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        detail_type: str,
+        function: lambda_.IFunction,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = dead_letter_queue
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            event_bus=bus,
+            description="Starts a saga for each SagaRequested event, whatever its source",
+            event_pattern=events.EventPattern(detail_type=[detail_type]),
+        )
+        self.rule.add_target(
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=8,
+                max_event_age=Duration.hours(6),
+            )
+        )

@@ -1,0 +1,67 @@
+"""The saga's state machine, from the reviewed ASL file, with its logs and X-Ray tracing."""
+
+from pathlib import Path
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra import config
+
+DEFINITION = Path(__file__).resolve().parent.parent / "statemachine" / "saga.asl.json"
+
+
+class Saga(Construct):
+    """Loads ``statemachine/saga.asl.json`` as is and fills its ``${...}`` placeholders."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.IFunction],
+        status_table: dynamodb.ITable,
+        event_bus: events.IEventBus,
+        compensation_dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # The /aws/vendedlogs/ prefix keeps the account's CloudWatch Logs resource policy small.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{config.PROJECT}-saga",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.substitutions = {
+            **{f"{name}FunctionArn": function.function_arn for name, function in functions.items()},
+            "SagaTableName": status_table.table_name,
+            "EventBusName": event_bus.event_bus_name,
+            "CompensationDlqUrl": compensation_dead_letters.queue_url,
+        }
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType[config.WORKFLOW_TYPE],
+            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION)),
+            definition_substitutions=self.substitutions,
+            tracing_enabled=True,
+            # Execution data stays out of the logs: saga payloads may hold personal data.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        # The unqualified functions only: the definition invokes no version or alias.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn for function in functions.values()],
+            )
+        )
+        status_table.grant(self.state_machine, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        event_bus.grant_put_events_to(self.state_machine)
+        compensation_dead_letters.grant_send_messages(self.state_machine)

@@ -1,0 +1,115 @@
+"""A Lambda function as every function of the saga is built: same runtime, layer, tracing and logs."""
+
+from dataclasses import dataclass, field
+from typing import cast
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import config
+
+RUNTIMES = {"3.12": lambda_.Runtime.PYTHON_3_12, "3.13": lambda_.Runtime.PYTHON_3_13}
+ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """Where functions that reach the database through a VPC run."""
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_groups: list[ec2.ISecurityGroup] = field(default_factory=list)
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The AWS-managed Powertools layer of the version the tests run with, one per stack."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("PowertoolsLayer")
+    if existing is not None:
+        return cast(lambda_.ILayerVersion, existing)
+    version = config.POWERTOOLS_VERSION
+    parameter = f"/aws/service/powertools/python/{config.LAMBDA_ARCHITECTURE}/python{config.PYTHON_VERSION}/{version}"
+    arn = ssm.StringParameter.value_for_string_parameter(stack, parameter)
+    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+
+
+class ServiceFunction(Construct):
+    """A Python Lambda function with its own role, JSON logs kept for a month and X-Ray tracing."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        code: lambda_.Code,
+        service_name: str,
+        description: str,
+        environment: dict[str, str],
+        network: FunctionNetwork | None = None,
+        timeout: Duration | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        # An explicit role instead of the AWS managed basic-execution policy: it may write to its own log group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {description}",
+        )
+        self.log_group.grant_write(self.role)
+        if network is not None:
+            # Creating and deleting the function's network interfaces accepts no narrower resource.
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                )
+            )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIMES[config.PYTHON_VERSION],
+            architecture=ARCHITECTURES[config.LAMBDA_ARCHITECTURE],
+            handler=handler,
+            code=code,
+            role=self.role,
+            layers=[powertools_layer(self)],
+            memory_size=512,
+            timeout=timeout or Duration.seconds(30),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
+                **environment,
+            },
+            vpc=network.vpc if network else None,
+            vpc_subnets=network.subnets if network else None,
+            security_groups=network.security_groups if network else None,
+            # Only for asynchronous invocations (EventBridge); Step Functions invokes synchronously and catches.
+            on_failure=lambda_destinations.SqsDestination(dead_letter_queue) if dead_letter_queue else None,
+            retry_attempts=2 if dead_letter_queue else None,
+        )
+        self.invoked_asynchronously = dead_letter_queue is not None

@@ -1,0 +1,1 @@
+"""Starts sagas requested on the event bus."""

@@ -1,0 +1,39 @@
+"""One synthesis of the whole app per test session, shared by the infrastructure tests."""
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+# Node 20 still synthesizes correctly; keep jsii's end-of-life banner out of the test output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+from aws_cdk.cx_api import CloudAssembly
+
+from app import build_app
+
+
+@dataclass
+class Synthesized:
+    app: App
+    assembly: CloudAssembly
+    stateful: Stack
+    application: Stack
+
+    def template(self, stack: Stack) -> Template:
+        return Template.from_stack(stack)
+
+    def json(self, stack: Stack) -> dict[str, Any]:
+        return dict(self.assembly.get_stack_by_name(stack.stack_name).template)
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> Synthesized:
+    app = build_app()
+    assembly = app.synth()
+    stacks = [child for child in app.node.children if isinstance(child, Stack)]
+    stateful, application = sorted(stacks, key=lambda stack: stack.stack_name.endswith("application"))
+    return Synthesized(app=app, assembly=assembly, stateful=stateful, application=application)

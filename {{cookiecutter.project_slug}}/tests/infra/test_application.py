@@ -1,0 +1,255 @@
+"""The synthesized templates: what each resource is configured with, and that reviews pass."""
+
+import importlib
+import json
+import re
+from typing import Any
+
+import aws_lambda_powertools
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
+
+from app import build_app
+from infra import config
+from infra.acknowledgements import findings_accepted_for
+from infra.saga import DEFINITION
+from tests.infra.conftest import Synthesized
+
+RUNTIME = f"python{config.PYTHON_VERSION}"
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: body for name, body in template["Resources"].items() if body["Type"] == resource_type}
+
+
+def project_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The project's own functions, not the ones the CDK adds for custom resources."""
+    return {
+        name: body
+        for name, body in resources(template, "AWS::Lambda::Function").items()
+        if body["Properties"].get("Handler", "").startswith(f"{config.PACKAGE}.")
+    }
+
+
+def function_named(template: dict[str, Any], handler: str) -> str:
+    (name,) = [name for name, body in project_functions(template).items() if body["Properties"]["Handler"] == handler]
+    return name
+
+
+def test_every_function_is_built_the_same_way(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    functions = project_functions(template)
+    expected = {f"{config.PACKAGE}.services.{step.name}.handler.handle_action" for step in config.STEPS}
+    expected |= {
+        f"{config.PACKAGE}.services.{step.name}.handler.handle_compensation"
+        for step in config.STEPS
+        if step.compensation
+    }
+    expected |= {f"{config.PACKAGE}.consumers.{name}.handler.handle" for name in config.CONSUMERS}
+    expected |= {f"{config.PACKAGE}.starter.handler.handle", f"{config.PACKAGE}.database.migrate.handler"}
+    assert {body["Properties"]["Handler"] for body in functions.values()} == expected
+    for body in functions.values():
+        properties = body["Properties"]
+        assert properties["Runtime"] == RUNTIME
+        assert properties["Architectures"] == [config.LAMBDA_ARCHITECTURE]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert len(properties["Layers"]) == 1
+        assert properties["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == config.METRICS_NAMESPACE
+    for log_group in resources(template, "AWS::Logs::LogGroup").values():
+        assert log_group["Properties"]["RetentionInDays"] > 0
+
+
+def test_the_powertools_layer_is_the_version_the_tests_run_with(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    parameters = [
+        body["Default"] for body in template["Parameters"].values() if "powertools" in body.get("Default", "")
+    ]
+    assert parameters == [
+        f"/aws/service/powertools/python/{config.LAMBDA_ARCHITECTURE}/{RUNTIME}/{aws_lambda_powertools.__version__}"
+    ]
+
+
+def test_every_placeholder_of_the_definition_is_filled_with_its_resource(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    substitutions = machine["Properties"]["DefinitionSubstitutions"]
+    assert set(substitutions) == set(re.findall(r"\$\{(\w+)\}", DEFINITION.read_text()))
+    for step in config.STEPS:
+        action = function_named(template, f"{config.PACKAGE}.services.{step.name}.handler.handle_action")
+        assert substitutions[f"{step.title}FunctionArn"] == {"Fn::GetAtt": [action, "Arn"]}
+        if step.compensation:
+            undo = function_named(template, f"{config.PACKAGE}.services.{step.name}.handler.handle_compensation")
+            assert substitutions[f"{step.compensation_title}FunctionArn"] == {"Fn::GetAtt": [undo, "Arn"]}
+    stateful = synthesized.stateful
+    for placeholder, construct in (
+        ("SagaTableName", synthesized.stateful.status_table),  # type: ignore[attr-defined]
+        ("EventBusName", synthesized.stateful.events.bus),  # type: ignore[attr-defined]
+        ("CompensationDlqUrl", synthesized.stateful.compensation_dead_letters),  # type: ignore[attr-defined]
+    ):
+        logical_id = stateful.get_logical_id(construct.node.default_child)
+        assert logical_id in json.dumps(substitutions[placeholder]), placeholder
+
+
+def test_the_state_machine_logs_every_event_without_execution_data_and_is_traced(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    properties = machine["Properties"]
+    assert properties["StateMachineType"] == config.WORKFLOW_TYPE
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+
+
+@pytest.mark.parametrize("consumer", config.CONSUMERS)
+def test_each_consumer_gets_its_outcomes_with_retries_and_a_dead_letter_queue(
+    synthesized: Synthesized, consumer: str
+) -> None:
+    template = synthesized.json(synthesized.application)
+    detail_types = importlib.import_module(f"{config.PACKAGE}.consumers.{consumer}").DETAIL_TYPES
+    models = importlib.import_module(f"{config.PACKAGE}.runtime.models")
+    function = function_named(template, f"{config.PACKAGE}.consumers.{consumer}.handler.handle")
+    rules = [
+        rule
+        for rule in resources(template, "AWS::Events::Rule").values()
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+    ]
+    assert len(rules) == 1
+    assert rules[0]["Properties"]["EventPattern"] == models.outcome_event_pattern(detail_types)
+    target = rules[0]["Properties"]["Targets"][0]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert "Arn" in target["DeadLetterConfig"]
+    (invoke_config,) = [
+        body
+        for body in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if body["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert (
+        invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+        == target["DeadLetterConfig"]["Arn"]
+    )
+
+
+def test_saga_requested_events_reach_the_starter(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    starter = function_named(template, f"{config.PACKAGE}.starter.handler.handle")
+    (rule,) = [
+        rule
+        for rule in resources(template, "AWS::Events::Rule").values()
+        if rule["Properties"]["EventPattern"] == {"detail-type": ["SagaRequested"]}
+    ]
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [starter, "Arn"]}
+
+
+def test_alarms_cover_failed_sagas_dead_letters_and_every_function(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
+    metrics = [(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms]
+    functions = len(project_functions(template))
+    assert metrics.count(("AWS/States", "ExecutionsFailed")) == 1
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == len(config.CONSUMERS) + 2
+    assert metrics.count(("AWS/Lambda", "Errors")) == functions
+    assert metrics.count(("AWS/Lambda", "Throttles")) == functions
+    assert all(alarm["Properties"]["AlarmActions"] for alarm in alarms)
+    assert len(resources(template, "AWS::CloudWatch::Dashboard")) == 1
+
+
+# Actions that AWS defines on no narrower resource than "*".
+UNSCOPED_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def test_policies_grant_named_actions_and_use_wildcard_resources_only_where_aws_requires(
+    synthesized: Synthesized,
+) -> None:
+    for stack in (synthesized.stateful, synthesized.application):
+        for policy in resources(synthesized.json(stack), "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), actions
+                if statement["Resource"] == "*":
+                    assert set(actions) <= UNSCOPED_ACTIONS, actions
+
+
+def test_stateful_resources_are_kept_encrypted_and_recoverable(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.stateful)
+    tables = resources(template, "AWS::DynamoDB::Table")
+    assert len(tables) == 2
+    for table in tables.values():
+        assert table["DeletionPolicy"] == "Retain"
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+        assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    for queue in resources(template, "AWS::SQS::Queue").values():
+        assert queue["DeletionPolicy"] == "Retain"
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    (cluster,) = resources(template, "AWS::RDS::DBCluster").values()
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    assert cluster["Properties"]["StorageEncrypted"] is True
+    assert cluster["Properties"]["DeletionProtection"] is True
+    assert not resources(template, "AWS::SecretsManager::Secret").keys() - {
+        name for name in resources(template, "AWS::SecretsManager::Secret") if "Cluster" in name
+    }
+
+
+def test_nothing_is_reachable_from_the_internet(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.stateful)
+    assert not resources(template, "AWS::EC2::InternetGateway")
+    assert not resources(template, "AWS::EC2::NatGateway")
+
+
+@pytest.mark.parametrize("stack_name", ["stateful", "application"])
+def test_templates_are_cfn_lint_clean(synthesized: Synthesized, stack_name: str) -> None:
+    stack = getattr(synthesized, stack_name)
+    # W3005: the CDK adds DependsOn entries that a reference already implies; harmless.
+    matches = lint(
+        json.dumps(synthesized.json(stack)), config=ManualArgs(regions=[config.REGION], ignore_checks=["W3005"])
+    )
+    assert [str(match) for match in matches] == []
+
+
+def test_every_nag_finding_is_acknowledged_with_a_reason(synthesized: Synthesized) -> None:
+    """The synthesis above ran both packs and would have failed on any finding not acknowledged."""
+    accepted = [
+        acknowledgement
+        for stack in (synthesized.stateful, synthesized.application)
+        for construct in stack.node.find_all()
+        for acknowledgement in findings_accepted_for(construct)
+    ]
+    assert all(len(acknowledgement.reason) > 40 for acknowledgement in accepted)
+    raised = {
+        violation.rule_name
+        for pack in (AwsSolutionsChecks(), ServerlessChecks())
+        for violation in pack.validate_scope(synthesized.app).violations
+    }
+    assert raised <= {acknowledgement.id.split("::", 1)[1] for acknowledgement in accepted}
+
+
+def test_a_finding_that_is_not_acknowledged_fails_the_synthesis() -> None:
+    app = build_app()
+    (application,) = [
+        child for child in app.node.children if isinstance(child, Stack) and child.stack_name.endswith("application")
+    ]
+    sqs.Queue(application, "UnencryptedQueueWithoutTls", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(RuntimeError, match="ValidationFailed") as failed:
+        app.synth()
+    assert "UnencryptedQueueWithoutTls" in str(failed.value)
