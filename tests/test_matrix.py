@@ -37,7 +37,8 @@ CASES = [
     for shape in SHAPES
     for values in itertools.product(*(CHOICES[key] for key in MATRIX_KEYS))
 ]
-LEFTOVER = re.compile(r"\{\{|\{%|\{#|cookiecutter\.(?!json\b)\w")
+# GitHub Actions expressions (${{ ... }}) are meant to be there.
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.(?!json\b)\w")
 
 
 def tree(root: Path) -> dict[str, bytes]:
