@@ -53,7 +53,7 @@ class Monitoring(Construct):
             self._alarm(f"{name}Throttles", function.metric_throttles(period=five_minutes), f"{name} was throttled")
 
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=f"{config.PROJECT}-saga", default_interval=Duration.hours(6)
+            self, "Dashboard", dashboard_name=config.PROJECT, default_interval=Duration.hours(6)
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

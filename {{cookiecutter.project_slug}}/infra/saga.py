@@ -35,7 +35,7 @@ class Saga(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{config.PROJECT}-saga",
+            log_group_name=f"/aws/vendedlogs/states/{config.PROJECT}",
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.DESTROY,
         )

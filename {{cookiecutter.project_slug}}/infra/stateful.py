@@ -21,7 +21,7 @@ class StatefulStack(Stack):
         self.idempotency_table = self._table("Idempotency", partition_key="id", time_to_live="expiration")
         # The whole state of every saga whose compensation failed, for an operator to inspect and redrive.
         self.compensation_dead_letters = DeadLetterQueue(self, "CompensationDeadLetters")
-        self.events = SagaEventBus(self, "Events", bus_name=f"{config.PROJECT}-saga")
+        self.events = SagaEventBus(self, "Events", bus_name=config.PROJECT)
         self.database = Database(self, "Database")
 
     def _table(self, construct_id: str, *, partition_key: str, time_to_live: str | None = None) -> dynamodb.Table:
