@@ -39,12 +39,15 @@ class Saga(Construct):
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.substitutions = {
+        resources = {
             **{f"{name}FunctionArn": function.function_arn for name, function in functions.items()},
             "SagaTableName": status_table.table_name,
             "EventBusName": event_bus.event_bus_name,
             "CompensationDlqUrl": compensation_dead_letters.queue_url,
         }
+        # A saga without compensations never uses the compensation dead-letter queue.
+        definition = DEFINITION.read_text(encoding="utf-8")
+        self.substitutions = {name: value for name, value in resources.items() if "${" + name + "}" in definition}
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
