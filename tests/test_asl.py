@@ -2,13 +2,17 @@
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from saga_template import asl
+from saga_template import asl, hooks
 from saga_template.model import parse
-from tests.conftest import answers
+from tests.conftest import TEMPLATE_ROOT, answers
+
+PROJECT_TEMPLATE = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 
 TEN = {
     "services": "a1, a2, a3, a4, a5, a6, a7, a8, a9, a10",
@@ -208,3 +212,25 @@ def test_the_file_is_indented_json_with_a_trailing_newline() -> None:
     assert text.endswith("}\n")
     assert json.loads(text) == definition()
     assert text.startswith('{\n  "Comment"')
+
+
+def test_the_hook_writes_the_definition_and_draws_it_into_the_readme(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "devtools").mkdir(parents=True)
+    shutil.copy(PROJECT_TEMPLATE / "devtools" / "diagram.py", project / "devtools" / "diagram.py")
+    readme = PROJECT_TEMPLATE.joinpath("README.md").read_text()
+    markers = [line for line in readme.splitlines() if line.startswith("<!-- ") and "diagram" in line]
+    (project / "README.md").write_text("# Title\n\n" + "\n".join(markers) + "\n\nAfter.\n")
+    saga = parse(answers())
+
+    path = hooks.write_state_machine(saga, project)
+    first = (project / "README.md").read_text()
+    hooks.write_state_machine(saga, project)
+
+    assert path.read_text() == asl.render_definition(saga)
+    assert (project / "README.md").read_text() == first
+    assert first.startswith("# Title\n\n<!-- ")
+    assert first.endswith("<!-- end of saga diagram -->\n\nAfter.\n")
+    assert "```mermaid\nflowchart TD\n" in first
+    for state in asl.build_definition(saga)["States"]:
+        assert f'"{state}"' in first
