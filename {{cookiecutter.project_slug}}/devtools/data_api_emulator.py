@@ -39,6 +39,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 APPLICATION_NAME = "rds-data-emulator"
+EVENT = "before-call.rds-data"
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _TYPE_HINTS: dict[str, Any] = {
     "JSON": lambda text: Jsonb(json.loads(text)),
@@ -48,6 +49,10 @@ _TYPE_HINTS: dict[str, Any] = {
     "TIME": datetime.time.fromisoformat,
     "DECIMAL": decimal.Decimal,
 }
+
+
+# The emulators attached to each client (by id), the last one answering.
+_attached: dict[int, list["DataApiEmulator"]] = {}
 
 
 class DataApiError(Exception):
@@ -71,10 +76,21 @@ class DataApiEmulator:
         self._ids = itertools.count(1)
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register("before-call.rds-data", self._intercept)
+        """Answer the client's calls instead of the emulator attached before, until this one detaches."""
+        stack = _attached.setdefault(id(client), [])
+        if stack:
+            client.meta.events.unregister(EVENT, stack[-1]._intercept)
+        stack.append(self)
+        client.meta.events.register(EVENT, self._intercept)
 
     def detach(self, client: Any) -> None:
-        client.meta.events.unregister("before-call.rds-data", self._intercept)
+        stack = _attached.get(id(client), [])
+        if self not in stack:
+            return
+        client.meta.events.unregister(EVENT, self._intercept)
+        stack.remove(self)
+        if stack:
+            client.meta.events.register(EVENT, stack[-1]._intercept)
 
     def close(self) -> None:
         with self._lock:

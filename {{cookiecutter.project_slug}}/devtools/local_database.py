@@ -33,6 +33,9 @@ REGION = os.environ.get("AWS_DEFAULT_REGION", "{{ saga.aws_region }}")
 {%- if saga.database_mode == "data_api" %}
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:123456789012:cluster:local"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:local-database"
+ENVIRONMENT = ("DATABASE_CLUSTER_ARN", "DATABASE_SECRET_ARN", "DATABASE_NAME")
+{%- else %}
+ENVIRONMENT = ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_SSLMODE")
 {%- endif %}
 
 
@@ -43,6 +46,8 @@ class LocalDatabase:
         self.url = url
         self.name = url.rsplit("/", 1)[1]
         self.admin = psycopg.connect(url, autocommit=True)
+        # Restored on close: a local run inside a test session must hand the session's database back.
+        self._previous_environment = {name: os.environ.get(name) for name in ENVIRONMENT}
 {%- if saga.database_mode == "data_api" %}
         self.emulator = DataApiEmulator(url, CLUSTER_ARN, SECRET_ARN, self.name, pool_size=pool_size)
         os.environ.update(DATABASE_CLUSTER_ARN=CLUSTER_ARN, DATABASE_SECRET_ARN=SECRET_ARN, DATABASE_NAME=self.name)
@@ -56,6 +61,8 @@ class LocalDatabase:
             DATABASE_USER=self.proxy.user,
             DATABASE_SSLMODE="disable",
         )
+        # This thread's connection, if any, belongs to the previous database.
+        rds_proxy.close()
 {%- endif %}
 
     def __enter__(self) -> "LocalDatabase":
@@ -70,11 +77,20 @@ class LocalDatabase:
 {%- if saga.database_mode == "data_api" %}
         self.emulator.detach(data_api.client())
         self.emulator.close()
+        self._restore_environment()
 {%- else %}
         rds_proxy.close()
         self.proxy.stop()
+        self._restore_environment()
 {%- endif %}
         self.admin.close()
+
+    def _restore_environment(self) -> None:
+        for name, value in self._previous_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def migrate(self) -> list[str]:
         """Apply the pending migrations through the services' own access path."""

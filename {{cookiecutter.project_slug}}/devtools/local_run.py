@@ -1,8 +1,9 @@
 """Run one saga offline and show what happened: ``make local-run ARGS="..."``.
 
-The real state machine definition runs in moto's interpreter and calls the real handlers;
-the steps' effects are kept in memory. By default it prints a readable trace; ``--json``
-prints one JSON object on stdout and nothing else there.
+The real state machine definition runs in moto's interpreter and calls the real handlers,
+which write to a real PostgreSQL the way they write to Aurora in AWS: a throwaway server,
+or the database ``SAGA_DATABASE_URL`` names (migrated first). By default it prints a
+readable trace; ``--json`` prints one JSON object on stdout and nothing else there.
 
     python -m devtools.local_run --fail inventory:timeout
     python -m devtools.local_run --fail payment:transient --fail-compensation release_inventory --json
@@ -21,7 +22,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from devtools.saga_harness import FUNCTIONS, KINDS, PACKAGE, SERVICES, EffectLedger, SagaHarness, SagaRun
+from devtools.database_ledger import DatabaseLedger
+from devtools.local_database import LocalDatabase
+from devtools.local_postgres import postgres_server
+from devtools.saga_harness import FUNCTIONS, KINDS, PACKAGE, SERVICES, SagaHarness, SagaRun
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -70,8 +74,12 @@ def quiet_handlers() -> Iterator[None]:
         log_handler.setStream(previous)
 
 
-def summary(run: SagaRun) -> dict[str, Any]:
-    """The report of one run: what ``--json`` prints, and what the trace ends with."""
+def summary(run: SagaRun, effects: Mapping[str, str | None]) -> dict[str, Any]:
+    """The report of one run: what ``--json`` prints, and what the trace ends with.
+
+    ``effects``: per service, the state of its row for this saga as read back from the
+    database (``DONE``, ``COMPENSATED``, or None when it wrote nothing).
+    """
     return {
         "status": run.status,
         "error": run.error,
@@ -80,10 +88,11 @@ def summary(run: SagaRun) -> dict[str, Any]:
         "dlq_messages": len(run.dlq_messages),
         "state_transitions": run.state_transitions,
         "consumer_deliveries": run.consumer_deliveries,
+        "effects": dict(effects),
     }
 
 
-def trace(run: SagaRun, out: TextIO) -> None:
+def trace(run: SagaRun, effects: Mapping[str, str | None], out: TextIO) -> None:
     """Each state entered, each handler call and retry, the events, the outcome."""
     calls = iter(run.invocations)
     delays = iter(run.retry_delays)
@@ -102,6 +111,8 @@ def trace(run: SagaRun, out: TextIO) -> None:
         print(f"  event {event['detail-type']}: {json.dumps(event['detail'])}", file=out)
     for consumer, detail_types in run.consumer_deliveries.items():
         print(f"  consumer {consumer} received: {', '.join(detail_types) or 'nothing'}", file=out)
+    for service, state in effects.items():
+        print(f"  {service} effect in the database: {state or 'none'}", file=out)
     if run.dlq_messages:
         print(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state", file=out)
     print(f"{run.status}{f' ({run.error})' if run.error else ''}, {run.state_transitions} state transitions", file=out)
@@ -125,12 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.input
         else {"saga_id": f"local-{uuid.uuid4().hex[:12]}", "payload": {}}
     )
-    with quiet_handlers(), SagaHarness(EffectLedger()) as harness:
-        run = harness.run(saga_input, failures=args.failures, fail_compensations=set(args.fail_compensation))
+    with postgres_server() as server, LocalDatabase(server.url) as database:
+        database.migrate()
+        with quiet_handlers(), SagaHarness(DatabaseLedger(database)) as harness:
+            run = harness.run(saga_input, failures=args.failures, fail_compensations=set(args.fail_compensation))
+        states = database.effects(run.saga_id)
+    effects = {service.name: states[service.name] for service in SERVICES}
     if args.json:
-        print(json.dumps(summary(run)))
+        print(json.dumps(summary(run, effects)))
     else:
-        trace(run, sys.stdout)
+        trace(run, effects, sys.stdout)
     return 0
 
 

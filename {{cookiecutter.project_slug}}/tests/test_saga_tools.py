@@ -40,6 +40,10 @@ def test_local_run_prints_one_json_object(capsys: Any) -> None:
     assert report["dlq_messages"] == 0
     assert report["state_transitions"] > len(SERVICES)
     assert set(report["consumer_deliveries"]) == consumer_names()
+    # Every step did its work (the last one before timing out); the ones with a compensation were undone.
+    assert report["effects"] == {
+        service.name: "COMPENSATED" if service.compensation else "DONE" for service in SERVICES
+    }
 
 
 def test_local_run_from_the_command_line_keeps_stdout_to_the_report() -> None:
@@ -55,3 +59,4 @@ def test_local_run_from_the_command_line_keeps_stdout_to_the_report() -> None:
     report = json.loads(finished.stdout)
     assert report["status"] == "SUCCEEDED"
     assert report["calls"] == [service.name for service in SERVICES]
+    assert report["effects"] == dict.fromkeys(sorted(service.name for service in SERVICES), "DONE")

@@ -19,11 +19,9 @@ from {{ saga.package_name }}.services.{{ service.name }} import handler, reposit
 def unreachable(database: LocalDatabase) -> Iterator[None]:
     """The Data API answers, but the database behind it cannot be reached."""
     dead = DataApiEmulator(f"postgresql://saga@127.0.0.1:{free_port()}/saga", CLUSTER_ARN, SECRET_ARN, database.name)
-    database.emulator.detach(data_api.client())
     dead.attach(data_api.client())
     yield
     dead.detach(data_api.client())
-    database.emulator.attach(data_api.client())
 
 
 def test_typed_parameters_and_json_records_round_trip(database: LocalDatabase) -> None:

@@ -1,4 +1,4 @@
-"""The saga deployed once per test module in an offline AWS account, with in-memory business effects.
+"""The saga deployed once per test module in an offline AWS account, its services writing to a real PostgreSQL.
 
 Tests share the deployment and tell their runs apart by saga id.
 """
@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from devtools.database_ledger import DatabaseLedger
+from devtools.local_database import LocalDatabase
 from devtools.saga_harness import DEFINITION_FILE, EffectLedger, SagaHarness
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[SagaHarness]:
-    with SagaHarness(EffectLedger()) as deployed:
+def harness(database_server: LocalDatabase) -> Iterator[SagaHarness]:
+    database_server.reset()
+    with SagaHarness(DatabaseLedger(database_server)) as deployed:
         yield deployed
 
 

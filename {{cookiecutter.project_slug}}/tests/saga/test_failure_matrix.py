@@ -1,9 +1,9 @@
 {%- set saga = cookiecutter | saga_model -%}
 """The state machine, run for real offline: every step fails in every way, every compensation fails.
 
-Each test runs ``statemachine/saga.asl.json`` in moto's interpreter against the real handlers;
-only the business functions are in-memory (``EffectLedger``), so each assertion is about
-what the definition and the handlers do together.
+Each test runs ``statemachine/saga.asl.json`` in moto's interpreter against the real handlers
+and the services' own business code, which writes to a real PostgreSQL (``DatabaseLedger``);
+each assertion is about what the definition, the handlers and the database do together.
 """
 
 from typing import Any
