@@ -59,8 +59,10 @@ def _condition(choice: dict[str, Any]) -> str:
     """A short label for a Choice rule: what it tests, not how."""
     if "And" in choice:
         return "valid"
-    rules = choice.get("Or", [choice])
-    return "error in " + ", ".join(rule["Variable"].rsplit(".", 1)[-1] for rule in rules)
+    variables = [rule["Variable"] for rule in choice.get("Or", [choice])]
+    if all(variable.startswith("$.compensation_errors.") for variable in variables):
+        return "a compensation failed"
+    return ", ".join(variables)
 
 
 def readme_block(definition: dict[str, Any]) -> str:
