@@ -3,30 +3,58 @@
 Templates write ``{% set saga = cookiecutter | saga_model %}`` and read
 ``saga.services`` and friends; hooks get the template's location from
 ``saga_template_dir`` so they can import the same parser.
+
+cruft updates a project by rendering the old and the new template commit, one after the other,
+from one clone in one process. Python keeps the modules imported for the first rendering, so
+each environment checks the template's files and reloads what changed: the second rendering
+then uses the new commit's parser and filters, as its templates expect.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import ModuleType
 
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from saga_template.model import SagaModel, parse
+from saga_template import model
+from saga_template.model import SagaModel
 
 
 class SagaExtension(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        environment.filters["saga_model"] = _saga_model
-        environment.filters["python_tuple"] = python_tuple
-        environment.globals["saga_template_dir"] = str(Path(__file__).resolve().parent.parent)
+        current("saga_template.model")
+        current("saga_template.extensions").install(environment)
+
+
+def install(environment: Environment) -> None:
+    environment.filters["saga_model"] = _saga_model
+    environment.filters["python_tuple"] = python_tuple
+    environment.globals["saga_template_dir"] = str(Path(__file__).resolve().parent.parent)
+
+
+def current(name: str) -> ModuleType:
+    """The module ``name`` as its source file reads now, reloaded if the file changed since it was loaded."""
+    module = importlib.import_module(name)
+    path = Path(str(module.__file__))
+    source = path.read_bytes()
+    loaded = vars(module).get("__saga_source__")
+    if loaded is not None and loaded != source:
+        # The cached bytecode may carry the old file's timestamp and size: compile from the source.
+        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+        module = importlib.reload(module)
+    vars(module)["__saga_source__"] = source
+    return module
 
 
 def _saga_model(answers: Mapping[str, object]) -> SagaModel:
-    return parse(answers)
+    return model.parse(answers)
 
 
 def python_tuple(items: Iterable[str]) -> str:
