@@ -28,13 +28,15 @@ ADDED = {
     "services": "payment, fraud_check, inventory, shipping",
     "compensations": "payment=refund_payment, fraud_check=clear_fraud_hold, inventory=release_inventory",
 }
+# inventory goes; shipping gains a compensation.
 REMOVED = {
     "services": "payment, fraud_check, shipping",
-    "compensations": "payment=refund_payment, fraud_check=clear_fraud_hold",
+    "compensations": "payment=refund_payment, fraud_check=clear_fraud_hold, shipping=cancel_shipment",
 }
 LOGIC_EDIT = '\n\nSANDBOX_ACQUIRER = "acquirer-sandbox"  # kept across regenerations\n'
 README_EDIT = "\n## Team notes\n\nPayments go through the acquirer's sandbox first.\n"
 FRAUD_EDIT = "\n\nRISK_THRESHOLD = 0.8  # tuned by the fraud team\n"
+SHIPPING_DOC = ('"""Do the shipping work of one saga.', '"""Book the parcel with our carrier.')
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -173,7 +175,10 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
 
     commit_all(project, "Add the fraud check")
     append(package / "services" / "fraud_check" / "logic.py", FRAUD_EDIT)
-    commit_all(project, "Fraud threshold")
+    shipping = package / "services" / "shipping" / "logic.py"
+    assert SHIPPING_DOC[0] in shipping.read_text()
+    shipping.write_text(shipping.read_text().replace(*SHIPPING_DOC))
+    commit_all(project, "Fraud threshold, carrier")
 
     cruft(project, "update", "--skip-apply-ask", "--variables-to-update", json.dumps(REMOVED))
 
@@ -182,15 +187,21 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         assert not [name for name in graph if "Inventory" in name]
         assert "inventory" not in (project / "statemachine" / "saga.asl.json").read_text().lower()
         assert graph["FraudCheck"]["Next"] == "Shipping"
-        assert graph["Shipping failed"]["Next"] == "ClearFraudHold"
-        assert infra_steps(project) == [
-            ("payment", "refund_payment"),
-            ("fraud_check", "clear_fraud_hold"),
-            ("shipping", None),
-        ]
+        assert [name for name, _ in infra_steps(project)] == ["payment", "fraud_check", "shipping"]
         for name in service_files("order_saga", "inventory"):
             assert not (project / name).exists(), name
         assert not (package / "services" / "inventory").exists()
+
+    with subtests.test("shipping's new compensation is wired in and merged into its logic module"):
+        graph = states(project)
+        assert graph["Shipping failed"]["Next"] == "CancelShipment"
+        assert graph["CancelShipment"]["Parameters"]["FunctionName"] == "${CancelShipmentFunctionArn}"
+        assert graph["CancelShipment"]["Next"] == "ClearFraudHold"
+        assert infra_steps(project)[2] == ("shipping", "cancel_shipment")
+        assert "compensation=logic.cancel_shipment" in (package / "services" / "shipping" / "handler.py").read_text()
+        logic = shipping.read_text()
+        assert "def cancel_shipment(" in logic
+        assert SHIPPING_DOC[1] in logic
 
     with subtests.test("the user's edits to the other services and the README survived"):
         assert (package / "services" / "payment" / "logic.py").read_text().endswith(LOGIC_EDIT)
@@ -282,3 +293,6 @@ def test_plain_cookiecutter_rerender_keeps_user_files_overwrites_generated_ones_
     leftovers = [name for name in service_files("order_saga", "inventory") if (project / name).exists()]
     assert leftovers == service_files("order_saga", "inventory"), "nothing of a removed service is deleted"
     assert json.loads(saved.read_text())["compensations"] == REMOVED["compensations"]
+    # The handler now calls a compensation that only the user can add to the existing logic module.
+    assert "compensation=logic.cancel_shipment" in (package / "services" / "shipping" / "handler.py").read_text()
+    assert "def cancel_shipment(" not in (package / "services" / "shipping" / "logic.py").read_text()
