@@ -69,9 +69,18 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_template(tmp_path_factory.mktemp("template"))
 
 
-def create(template: Path, parent: Path) -> Path:
-    """``cruft create`` with the default answers, committed as the user's first commit."""
-    cruft(parent, "create", "--no-input", "--output-dir", str(parent), str(template))
+def create(template: Path, parent: Path, **context: str) -> Path:
+    """``cruft create`` with the default answers and ``context``, committed as the user's first commit."""
+    cruft(
+        parent,
+        "create",
+        "--no-input",
+        "--extra-context",
+        json.dumps(context),
+        "--output-dir",
+        str(parent),
+        str(template),
+    )
     project = parent / "order-saga"
     git(project, "init", "-q")
     commit_all(project, "Generated")
@@ -129,7 +138,7 @@ def project_tests(project: Path) -> None:
 def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
     template_repo: Path, tmp_path: Path, subtests: Any
 ) -> None:
-    project = create(template_repo, tmp_path)
+    project = create(template_repo, tmp_path, aws_region="eu-west-1")
     package = project / "src" / "order_saga"
     append(package / "services" / "payment" / "logic.py", LOGIC_EDIT)
     append(project / "README.md", README_EDIT)
@@ -202,6 +211,10 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         logic = shipping.read_text()
         assert "def cancel_shipment(" in logic
         assert SHIPPING_DOC[1] in logic
+
+    with subtests.test("answers given at creation and not updated are kept"):
+        assert 'REGION = "eu-west-1"' in (project / "infra" / "config.py").read_text()
+        assert json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["aws_region"] == "eu-west-1"
 
     with subtests.test("the user's edits to the other services and the README survived"):
         assert (package / "services" / "payment" / "logic.py").read_text().endswith(LOGIC_EDIT)
