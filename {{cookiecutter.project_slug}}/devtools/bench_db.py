@@ -18,7 +18,6 @@ connections PostgreSQL saw. Loopback only, bounded by a timeout; not a test.
 Set ``SAGA_DATABASE_URL`` to use an existing server instead of a throwaway one.
 """
 
-import os
 import statistics
 import threading
 import time
@@ -75,10 +74,6 @@ def invocation(start: threading.Barrier, finish: threading.Event, latencies: lis
 
 
 def main() -> None:
-    # The IAM token is signed locally, with any credentials; nothing here calls AWS.
-    os.environ.setdefault("AWS_DEFAULT_REGION", "{{ saga.aws_region }}")
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     with (
         postgres_server() as server,
         LocalDatabase(server.create_database("saga_bench"), pool_size=SERVER_POOL) as database,

@@ -30,6 +30,7 @@ from {{ saga.package_name }}.database import migrate, rds_proxy
 {%- endif %}
 
 REGION = os.environ.get("AWS_DEFAULT_REGION", "{{ saga.aws_region }}")
+LOCAL_AWS = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 {%- if saga.database_mode == "data_api" %}
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:123456789012:cluster:local"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:local-database"
@@ -47,7 +48,10 @@ class LocalDatabase:
         self.name = url.rsplit("/", 1)[1]
         self.admin = psycopg.connect(url, autocommit=True)
         # Restored on close: a local run inside a test session must hand the session's database back.
-        self._previous_environment = {name: os.environ.get(name) for name in ENVIRONMENT}
+        self._previous_environment = {name: os.environ.get(name) for name in (*ENVIRONMENT, *LOCAL_AWS)}
+        # Nothing here calls AWS{% if saga.database_mode == "rds_proxy" %} (the IAM token is signed locally){% endif %}: any region and credentials will do.
+        for name, value in LOCAL_AWS.items():
+            os.environ.setdefault(name, value)
 {%- if saga.database_mode == "data_api" %}
         self.emulator = DataApiEmulator(url, CLUSTER_ARN, SECRET_ARN, self.name, pool_size=pool_size)
         os.environ.update(DATABASE_CLUSTER_ARN=CLUSTER_ARN, DATABASE_SECRET_ARN=SECRET_ARN, DATABASE_NAME=self.name)
