@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from devtools import diagram
@@ -44,6 +45,24 @@ def test_local_run_prints_one_json_object(capsys: Any) -> None:
     assert report["effects"] == {
         service.name: "COMPENSATED" if service.compensation else "DONE" for service in SERVICES
     }
+
+
+def test_local_run_traces_a_saga_read_from_a_file(tmp_path: Path, capsys: Any) -> None:
+    saga_file = tmp_path / "saga.json"
+    saga_file.write_text(json.dumps({"saga_id": "from-file", "payload": {"order_id": "o-7"}}), encoding="utf-8")
+    first = SERVICES[0]
+    assert local_run(["--input", str(saga_file), "--fail", f"{first.name}:transient"]) == 0
+    trace = capsys.readouterr().out.splitlines()
+
+    assert trace[0] == "saga from-file"
+    assert "  > Validate input" in trace
+    assert [line.strip() for line in trace if line.strip().startswith("action ")] == [
+        f"action {first.name}: failed: TransientError",
+        *[f"action {service.name}: ok" for service in SERVICES],
+    ]
+    assert any(line.strip().startswith("retry in ") for line in trace)
+    assert trace[-1].startswith("SUCCEEDED, ")
+    assert trace[-1].endswith(" state transitions")
 
 
 def test_local_run_from_the_command_line_keeps_stdout_to_the_report() -> None:
