@@ -63,8 +63,13 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: SagaHarness
                 fail_compensations={COMPENSATIONS[0]},
             )
         )
+    outcome_model = import_module(f"{PACKAGE}.runtime.models").SagaOutcome
+    statuses = {"SagaSucceeded": "SUCCEEDED", "SagaFailed": "FAILED", "SagaCompensationFailed": "COMPENSATION_FAILED"}
     for run in runs:
         (published,) = run.event_types
         assert run.events[0]["source"] == f"{PACKAGE}.saga"
+        # The detail is what the consumers' model expects.
+        outcome = outcome_model.model_validate(run.events[0]["detail"])
+        assert (outcome.saga_id, outcome.status) == (run.saga_id, statuses[published])
         for consumer, wanted in consumer_detail_types().items():
             assert run.consumer_deliveries[consumer] == ([published] if published in wanted else []), consumer
