@@ -86,6 +86,10 @@ class PostgresServer:
             admin.execute(f'CREATE DATABASE "{name}"')
         return with_database(self.url, name)
 
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         if self.folder is None:
             return

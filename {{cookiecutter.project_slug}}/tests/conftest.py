@@ -47,10 +47,12 @@ def database_server() -> Iterator[LocalDatabase]:
 
     One database per test worker: a throwaway server, or the one ``SAGA_DATABASE_URL`` names.
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    with postgres_server() as server, LocalDatabase(server.create_database(f"saga_test_{worker}")) as database:
-        database.migrate()
-        yield database
+    name = f"saga_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    with postgres_server() as server:
+        with LocalDatabase(server.create_database(name)) as database:
+            database.migrate()
+            yield database
+        server.drop_database(name)
 
 
 @pytest.fixture
