@@ -38,4 +38,7 @@ STEPS = (
 {%- endfor %}
 )
 
+# Whether any step can be undone: a saga without compensations has no compensation dead-letter queue.
+COMPENSATED = any(step.compensation for step in STEPS)
+
 CONSUMERS: tuple[str, ...] = {{ saga.consumers | map(attribute="name") | python_tuple }}

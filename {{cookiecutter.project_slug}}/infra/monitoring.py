@@ -21,7 +21,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         state_machine: sfn.StateMachine,
-        compensation_dead_letters: sqs.IQueue,
+        compensation_dead_letters: sqs.IQueue | None,
         functions: dict[str, lambda_.IFunction],
         consumer_dead_letters: dict[str, sqs.IQueue],
     ) -> None:
@@ -35,13 +35,14 @@ class Monitoring(Construct):
             state_machine.metric_failed(period=five_minutes, statistic="Sum"),
             "Saga executions failed (compensated or not) in the last 5 minutes",
         )
-        self._alarm(
-            "CompensationDeadLetters",
-            compensation_dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            "A compensation failed: the saga's whole state is in the compensation dead-letter queue",
-        )
+        if compensation_dead_letters is not None:
+            self._alarm(
+                "CompensationDeadLetters",
+                compensation_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                "A compensation failed: the saga's whole state is in the compensation dead-letter queue",
+            )
         for name, queue in consumer_dead_letters.items():
             self._alarm(
                 f"{name.title().replace('_', '')}DeadLetters",

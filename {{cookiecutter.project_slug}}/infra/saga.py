@@ -28,7 +28,7 @@ class Saga(Construct):
         functions: dict[str, lambda_.IFunction],
         status_table: dynamodb.ITable,
         event_bus: events.IEventBus,
-        compensation_dead_letters: sqs.IQueue,
+        compensation_dead_letters: sqs.IQueue | None,
     ) -> None:
         super().__init__(scope, construct_id)
         # The /aws/vendedlogs/ prefix keeps the account's CloudWatch Logs resource policy small.
@@ -39,15 +39,13 @@ class Saga(Construct):
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        resources = {
+        self.substitutions = {
             **{f"{name}FunctionArn": function.function_arn for name, function in functions.items()},
             "SagaTableName": status_table.table_name,
             "EventBusName": event_bus.event_bus_name,
-            "CompensationDlqUrl": compensation_dead_letters.queue_url,
         }
-        # A saga without compensations never uses the compensation dead-letter queue.
-        definition = DEFINITION.read_text(encoding="utf-8")
-        self.substitutions = {name: value for name, value in resources.items() if "${" + name + "}" in definition}
+        if compensation_dead_letters is not None:
+            self.substitutions["CompensationDlqUrl"] = compensation_dead_letters.queue_url
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -67,4 +65,5 @@ class Saga(Construct):
         )
         status_table.grant(self.state_machine, "dynamodb:PutItem", "dynamodb:UpdateItem")
         event_bus.grant_put_events_to(self.state_machine)
-        compensation_dead_letters.grant_send_messages(self.state_machine)
+        if compensation_dead_letters is not None:
+            compensation_dead_letters.grant_send_messages(self.state_machine)

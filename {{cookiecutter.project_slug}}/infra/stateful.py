@@ -20,7 +20,9 @@ class StatefulStack(Stack):
         # Powertools idempotency records; DynamoDB deletes them once their "expiration" has passed.
         self.idempotency_table = self._table("Idempotency", partition_key="id", time_to_live="expiration")
         # The whole state of every saga whose compensation failed, for an operator to inspect and redrive.
-        self.compensation_dead_letters = DeadLetterQueue(self, "CompensationDeadLetters")
+        self.compensation_dead_letters = (
+            DeadLetterQueue(self, "CompensationDeadLetters") if config.COMPENSATED else None
+        )
         self.events = SagaEventBus(self, "Events", bus_name=config.PROJECT)
         self.database = Database(self, "Database")
 

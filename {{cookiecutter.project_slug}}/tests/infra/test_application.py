@@ -90,7 +90,8 @@ def test_every_placeholder_of_the_definition_is_filled_with_its_resource(synthes
         ("EventBusName", synthesized.stateful.events.bus),  # type: ignore[attr-defined]
         ("CompensationDlqUrl", synthesized.stateful.compensation_dead_letters),  # type: ignore[attr-defined]
     ):
-        if placeholder not in substitutions:  # no compensation, no compensation dead-letter queue in the definition
+        if construct is None:  # a saga without compensations has no compensation dead-letter queue
+            assert placeholder not in substitutions
             continue
         logical_id = stateful.get_logical_id(construct.node.default_child)
         assert logical_id in json.dumps(substitutions[placeholder]), placeholder
@@ -152,7 +153,8 @@ def test_alarms_cover_failed_sagas_dead_letters_and_every_function(synthesized: 
     metrics = [(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms]
     functions = len(project_functions(template))
     assert metrics.count(("AWS/States", "ExecutionsFailed")) == 1
-    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == len(config.CONSUMERS) + 2
+    queues = len(config.CONSUMERS) + 1 + (1 if config.COMPENSATED else 0)
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == queues
     assert metrics.count(("AWS/Lambda", "Errors")) == functions
     assert metrics.count(("AWS/Lambda", "Throttles")) == functions
     assert all(alarm["Properties"]["AlarmActions"] for alarm in alarms)
@@ -255,3 +257,23 @@ def test_a_finding_that_is_not_acknowledged_fails_the_synthesis() -> None:
     with pytest.raises(RuntimeError, match="ValidationFailed") as failed:
         app.synth()
     assert "UnencryptedQueueWithoutTls" in str(failed.value)
+
+
+def test_every_lambda_task_waits_longer_than_its_function_runs(synthesized: Synthesized) -> None:
+    """A function that times out must report its own timeout, with its logs, before the task gives up on it."""
+    template = synthesized.json(synthesized.application)
+    timeouts = {
+        name: body["Properties"]["Timeout"]
+        for name, body in project_functions(template).items()
+        if "Timeout" in body["Properties"]
+    }
+    states = json.loads(DEFINITION.read_text())["States"]
+    lambda_tasks = [state for state in states.values() if state.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    assert lambda_tasks
+    for state in lambda_tasks:
+        placeholder = state["Parameters"]["FunctionName"].strip("${}").removesuffix("FunctionArn")
+        step = next((step for step in config.STEPS if placeholder in (step.title, step.compensation_title)), None)
+        assert step is not None, placeholder
+        handler = "handle_action" if placeholder == step.title else "handle_compensation"
+        function = function_named(template, f"{config.PACKAGE}.services.{step.name}.handler.{handler}")
+        assert state["TimeoutSeconds"] > timeouts[function]
