@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, ValidationError
@@ -55,10 +54,10 @@ class OutcomeConsumer:
             # Looked up per call, so the business function can be swapped in tests.
             return self.function(outcome)
 
-        run_once: Callable[..., dict[str, Any]] = idempotent_function(
+        run_once = idempotency.once(
             run,
             data_keyword_argument="outcome",
-            persistence_store=idempotency.consumer_store,
+            store=idempotency.consumer_store,
             config=idempotency.consumer_config,
             key_prefix=f"consumer.{self.name}",
         )

@@ -1,3 +1,4 @@
+{%- set saga = cookiecutter | saga_model -%}
 """Powertools logger, tracer and metrics, configured once for the whole package.
 
 The service name comes from ``POWERTOOLS_SERVICE_NAME``, set per function by the
@@ -6,8 +7,15 @@ infrastructure; logs are structured JSON and never include the event (it may hol
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-METRICS_NAMESPACE = "{{ cookiecutter | saga_model | attr('title') }}"
+METRICS_NAMESPACE = "{{ saga.title }}"
+# The libraries whose calls become X-Ray subsegments. Add one the business code uses (requests,
+# httpx...) to trace it too; patching every library X-Ray knows would import each installed one at cold start.
+{%- if saga.database_mode == "rds_proxy" %}
+TRACED_LIBRARIES = ("botocore", "httplib", "psycopg")
+{%- else %}
+TRACED_LIBRARIES = ("botocore", "httplib")
+{%- endif %}
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_LIBRARIES)
 metrics = Metrics(namespace=METRICS_NAMESPACE)

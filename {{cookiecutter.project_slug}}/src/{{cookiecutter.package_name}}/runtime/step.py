@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -52,10 +51,10 @@ class SagaStep:
             # Looked up per call, so the business function can be swapped in tests.
             return self.functions[role](request).model_dump(mode="json")
 
-        run_once: Callable[..., dict[str, Any]] = idempotent_function(
+        run_once = idempotency.once(
             run,
             data_keyword_argument="request",
-            persistence_store=idempotency.step_store,
+            store=idempotency.step_store,
             config=idempotency.step_config,
             key_prefix=f"{self.name}.{role}",
         )

@@ -5,9 +5,10 @@ name. Naming the execution after the saga id is what makes a Standard workflow r
 a second start of the same saga, so a redelivered request never runs the saga twice.
 """
 
+import functools
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,7 +20,14 @@ from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
 from {{ cookiecutter.package_name }}.runtime.models import SagaRequest, invalid_fields
 from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
 
-_stepfunctions = boto3.session.Session().client("stepfunctions")
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+@functools.cache
+def stepfunctions() -> "SFNClient":
+    """The Step Functions client of this execution environment, created on first use."""
+    return boto3.session.Session().client("stepfunctions")
 
 
 class SagaRequestedEvent(EventBridgeModel):
@@ -37,12 +45,12 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("Invalid saga request", extra={"invalid_fields": invalid_fields(error)})
         raise InvalidInput(f"invalid saga request, check these fields: {invalid_fields(error)}") from None
     try:
-        started = _stepfunctions.start_execution(
+        started = stepfunctions().start_execution(
             stateMachineArn=os.environ["SAGA_STATE_MACHINE_ARN"],
             name=request.saga_id,
             input=json.dumps(request.model_dump(mode="json")),
         )
-    except _stepfunctions.exceptions.ExecutionAlreadyExists:
+    except stepfunctions().exceptions.ExecutionAlreadyExists:
         metrics.add_metric(name="DuplicateSagaRequest", unit=MetricUnit.Count, value=1)
         logger.info("Saga already started; duplicate request ignored")
         return {"saga_id": request.saga_id, "started": False}
