@@ -13,6 +13,8 @@ PYTHON_VERSION = "{{ saga.python_version }}"
 # The Powertools release the tests run with; the Lambda layer of the same version is used in AWS.
 POWERTOOLS_VERSION = "3.37.0"
 METRICS_NAMESPACE = "{{ saga.title }}"
+# Every function's memory; Lambda bills duration per GB-second of it.
+LAMBDA_MEMORY_MB = 512
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class ServiceFunction(Construct):
             code=code,
             role=self.role,
             layers=[powertools_layer(self)],
-            memory_size=512,
+            memory_size=config.LAMBDA_MEMORY_MB,
             timeout=timeout or Duration.seconds(30),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
