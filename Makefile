@@ -5,7 +5,7 @@ VENV := $(CURDIR)/.venv
 PYTHON := $(VENV)/bin/python
 DEMO_DIR := build/demo
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format clean bench
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,7 @@ test: install
 	$(PYTHON) -m pytest -n auto --dist loadgroup
 
 # Paths are explicit: the generated project's files are Jinja templates, not Python.
-MACHINERY := saga_template hooks tests
+MACHINERY := saga_template hooks tests bench
 
 lint: install
 	$(PYTHON) -m ruff check $(MACHINERY)
@@ -33,6 +33,12 @@ lint: install
 format: install
 	$(PYTHON) -m ruff format $(MACHINERY)
 	$(PYTHON) -m ruff check --fix $(MACHINERY)
+
+# Renders projects into build/bench and prints their figures (cold imports, assets, local loop,
+# cost per saga) and the template's own. The template's test matrix is slow: give its recorded
+# time with ARGS="--matrix-seconds S", or run it here with ARGS="--run-matrix".
+bench: install
+	$(PYTHON) -m bench.template $(ARGS)
 
 clean:
 	rm -rf build

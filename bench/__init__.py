@@ -1,0 +1,1 @@
+"""Benchmarks of the template and of the projects it renders."""
