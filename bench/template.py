@@ -30,8 +30,8 @@ BUILD = TEMPLATE_ROOT / "build" / "bench"
 EIGHT_STEPS = "payment, inventory, shipping, invoicing, loyalty, packing, delivery, survey"
 PROJECTS: dict[str, tuple[dict[str, str], str]] = {
     # name: (answers, sections of devtools/bench.py)
-    "defaults, data_api": ({"database_mode": "data_api"}, "cold,first-call,size,loop,matrix,cost"),
-    "defaults, rds_proxy": ({"database_mode": "rds_proxy"}, "cold,size,matrix,cost"),
+    "defaults data_api": ({"database_mode": "data_api"}, "cold,first-call,size,loop,matrix,cost"),
+    "defaults rds_proxy": ({"database_mode": "rds_proxy"}, "cold,size,matrix,cost"),
     "1 step": ({"services": "payment", "compensations": "payment=refund_payment"}, "loop,matrix"),
     "8 steps": (
         {
@@ -85,7 +85,7 @@ def run_project_bench(project: Path, sections: str, runs: int, report: Path) -> 
 def summary(results: dict[str, dict[str, Any]], render_seconds: float, matrix_seconds: float | None) -> str:
     """The figures as the Markdown table of the template's README."""
     rows = [("Render one project (hooks included, default answers)", f"{render_seconds:.1f} s")]
-    for name in ("defaults, data_api", "defaults, rds_proxy"):
+    for name in ("defaults data_api", "defaults rds_proxy"):
         figures = results.get(name, {})
         if "cold" in figures:
             cold = {key: value for key, value in figures["cold"].items() if not key.startswith("baseline")}
@@ -121,7 +121,7 @@ def summary(results: dict[str, dict[str, Any]], render_seconds: float, matrix_se
                     f"{happy['standard_per_million']:.2f}, {happy['express_per_million']:.2f}",
                 )
             )
-    for name in ("1 step", "defaults, data_api", "8 steps"):
+    for name in ("1 step", "defaults data_api", "8 steps"):
         figures = results.get(name, {})
         if "matrix" in figures:
             matrix = figures["matrix"]
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     for name in [name.strip() for name in args.only.split(",") if name.strip()]:
         answers, sections = PROJECTS[name]
-        folder = BUILD / name.replace(", ", "-").replace(" ", "-")
+        folder = BUILD / name.replace(" ", "-")
         project, _ = render(answers, folder)
         results[name] = run_project_bench(project, sections, args.runs, folder / "figures.json")
 

@@ -8,13 +8,11 @@ infrastructure; logs are structured JSON and never include the event (it may hol
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 METRICS_NAMESPACE = "{{ saga.title }}"
-# The libraries whose calls become X-Ray subsegments. Add one the business code uses (requests,
-# httpx...) to trace it too; patching every library X-Ray knows would import each installed one at cold start.
-{%- if saga.database_mode == "rds_proxy" %}
-TRACED_LIBRARIES = ("botocore", "httplib", "psycopg")
-{%- else %}
+# The libraries whose calls become X-Ray subsegments: AWS SDK calls and plain HTTP. Add one the
+# business code uses (requests, httpx...) to trace it too; patching every library X-Ray knows would
+# import each installed one at every cold start.{% if saga.database_mode == "rds_proxy" %} X-Ray's psycopg patch also needs psycopg_pool, which
+# the functions do not ship: SQL time shows in the subsegment of the step's logic instead.{% endif %}
 TRACED_LIBRARIES = ("botocore", "httplib")
-{%- endif %}
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_LIBRARIES)
