@@ -13,14 +13,15 @@ import uuid
 from collections.abc import Sequence
 
 from devtools.local_run import quiet_handlers
-from devtools.saga_harness import SERVICES, EffectLedger, SagaHarness
+from devtools.saga_harness import EffectLedger, SagaHarness
+from infra.config import STEPS
 
-COMPENSATIONS = {str(service.compensation) for service in SERVICES if service.compensation}
+COMPENSATIONS = {str(service.compensation) for service in STEPS if service.compensation}
 PATHS = {
     "happy path": ({}, set()),
-    "first step rejected": ({SERVICES[0].name: "rejected"}, set()),
-    "last step crashes": ({SERVICES[-1].name: "crash"}, set()),
-    "last step crashes, every compensation fails": ({SERVICES[-1].name: "crash"}, COMPENSATIONS),
+    "first step rejected": ({STEPS[0].name: "rejected"}, set()),
+    "last step crashes": ({STEPS[-1].name: "crash"}, set()),
+    "last step crashes, every compensation fails": ({STEPS[-1].name: "crash"}, COMPENSATIONS),
 }
 
 
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ).state_transitions
             for path, (failures, compensations) in PATHS.items()
         }
-    print(f"{len(SERVICES)} services, {len(COMPENSATIONS)} compensations")
+    print(f"{len(STEPS)} services, {len(COMPENSATIONS)} compensations")
     print(f"one saga, happy path: median {statistics.median(seconds) * 1000:.0f} ms over {args.runs} runs")
     for path, count in transitions.items():
         print(f"state transitions, {path}: {count}")

@@ -3,7 +3,8 @@
 import importlib
 
 from devtools.local_database import LocalDatabase
-from devtools.saga_harness import PACKAGE, SERVICES, EffectLedger
+from devtools.saga_harness import EffectLedger
+from infra.config import PACKAGE, STEPS
 from {{ cookiecutter.package_name }}.runtime.models import StepRequest, StepResult
 from {{ cookiecutter.package_name }}.runtime.step import StepFunction
 
@@ -21,7 +22,7 @@ class DatabaseLedger(EffectLedger):
 
     def function(self, service: str, role: str) -> StepFunction:
         logic = importlib.import_module(f"{PACKAGE}.services.{service}.logic")
-        compensation = next(step.compensation for step in SERVICES if step.name == service)
+        compensation = next(step.compensation for step in STEPS if step.name == service)
         business: StepFunction = getattr(logic, "execute" if role == "action" else str(compensation))
 
         def run(request: StepRequest) -> StepResult:

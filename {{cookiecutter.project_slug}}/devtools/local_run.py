@@ -25,12 +25,13 @@ from typing import Any, TextIO
 from devtools.database_ledger import DatabaseLedger
 from devtools.local_database import LocalDatabase
 from devtools.local_postgres import postgres_server
-from devtools.saga_harness import FUNCTIONS, KINDS, PACKAGE, SERVICES, SagaHarness, SagaRun
+from devtools.saga_harness import FUNCTIONS, KINDS, SagaHarness, SagaRun
+from infra.config import PACKAGE, STEPS
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    steps = ", ".join(service.name for service in SERVICES)
-    compensations = ", ".join(str(service.compensation) for service in SERVICES if service.compensation) or "none"
+    steps = ", ".join(service.name for service in STEPS)
+    compensations = ", ".join(str(service.compensation) for service in STEPS if service.compensation) or "none"
     parser = argparse.ArgumentParser(prog="local-run", description="Run one saga offline and trace it.")
     parser.add_argument(
         "--fail",
@@ -52,7 +53,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args.failures = {}
     for failure in args.fail:
         service, _, kind = failure.partition(":")
-        if service not in {service.name for service in SERVICES} or kind not in KINDS:
+        if service not in {service.name for service in STEPS} or kind not in KINDS:
             parser.error(f"--fail {failure!r}: expected SERVICE:KIND with SERVICE in {steps} and KIND in {KINDS}")
         args.failures[service] = kind
     for name in args.fail_compensation:
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with quiet_handlers(), SagaHarness(DatabaseLedger(database)) as harness:
             run = harness.run(saga_input, failures=args.failures, fail_compensations=set(args.fail_compensation))
         states = database.effects(run.saga_id)
-    effects = {service.name: states[service.name] for service in SERVICES}
+    effects = {service.name: states[service.name] for service in STEPS}
     if args.json:
         print(json.dumps(summary(run, effects)))
     else:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from unittest import mock
 
 # Lambda's environment, as the handlers read it at import time; fake credentials keep every call offline.
@@ -54,55 +54,20 @@ from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from infra.config import CONSUMERS, PACKAGE, STEPS, WORKFLOW_TYPE, Step, WorkflowType
 from {{ saga.package_name }}.runtime.errors import StepRejected, TransientError
 from {{ saga.package_name }}.runtime.models import EVENT_SOURCE, StepRequest, StepResult
 from {{ saga.package_name }}.runtime.step import StepFunction
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFINITION_FILE = PROJECT_DIR / "statemachine" / "saga.asl.json"
-PACKAGE = "{{ saga.package_name }}"
-WorkflowType = Literal["STANDARD", "EXPRESS"]
-WORKFLOW_TYPE: WorkflowType = "{{ saga.workflow_type }}"
 KINDS = ("rejected", "timeout", "crash", "transient")
 ACCOUNT = "123456789012"
 REGION = os.environ["AWS_DEFAULT_REGION"]
 
 
-@dataclass(frozen=True)
-class Service:
-    """One saga step as the definition names it."""
-
-    name: str
-    title: str
-    compensation: str | None = None
-    compensation_title: str | None = None
-
-    @property
-    def handler_module(self) -> str:
-        return f"{PACKAGE}.services.{self.name}.handler"
-
-
-SERVICES: tuple[Service, ...] = (
-{%- for service in saga.services %}
-    Service(
-        name="{{ service.name }}",
-        title="{{ service.title }}",
-    {%- if service.compensation %}
-        compensation="{{ service.compensation }}",
-        compensation_title="{{ service.compensation_title }}",
-    {%- endif %}
-    ),
-{%- endfor %}
-)
-{%- if saga.consumers %}
-CONSUMERS: tuple[str, ...] = (
-{%- for consumer in saga.consumers %}
-    "{{ consumer.name }}",
-{%- endfor %}
-)
-{%- else %}
-CONSUMERS: tuple[str, ...] = ()
-{%- endif %}
+def handler_module(step: Step) -> str:
+    return f"{PACKAGE}.services.{step.name}.handler"
 
 
 @dataclass(frozen=True)
@@ -110,7 +75,7 @@ class Function:
     """One Lambda function of the saga: a step's action or its compensation."""
 
     name: str
-    service: Service
+    service: Step
     role: str
 
     @property
@@ -120,7 +85,7 @@ class Function:
 
 FUNCTIONS = {
     function.name: function
-    for service in SERVICES
+    for service in STEPS
     for function in (
         Function(service.name, service, "action"),
         *([Function(service.compensation, service, "compensation")] if service.compensation else []),
@@ -137,7 +102,7 @@ class EffectLedger:
     """
 
     def __init__(self) -> None:
-        self.effects: dict[str, set[str]] = {service.name: set() for service in SERVICES}
+        self.effects: dict[str, set[str]] = {service.name: set() for service in STEPS}
         self.applied: list[tuple[str, str, str]] = []
         """Every business call that ran: (service, role, saga id)."""
 
@@ -288,8 +253,8 @@ class SagaHarness:
             mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", self._entrypoint_patch())
         )
         self._create_resources()
-        for service in SERVICES:
-            handler = importlib.import_module(service.handler_module)
+        for service in STEPS:
+            handler = importlib.import_module(handler_module(service))
             for role, function in handler.step.functions.items():
                 self.business[(service.name, role)] = (
                     self.ledger.function(service.name, role) if self.ledger else function
@@ -376,7 +341,7 @@ class SagaHarness:
         finally:
             self.failures, self.failing_compensations, self._attempts = {}, set(), {}
 
-    def _business(self, service: Service, role: str) -> StepFunction:
+    def _business(self, service: Step, role: str) -> StepFunction:
         """The business function as the handler calls it, with the injected failure around it."""
         function = service.name if role == "action" else str(service.compensation)
 
@@ -441,7 +406,7 @@ class SagaHarness:
         function = FUNCTIONS.get(name)
         if function is None:
             raise LambdaClientError("ResourceNotFoundException", f"Function not found: {function_name}")
-        handler = importlib.import_module(function.service.handler_module)
+        handler = importlib.import_module(handler_module(function.service))
         entry = handler.handle_action if function.role == "action" else handler.handle_compensation
         try:
             result = entry(json.loads(body or "{}"), LambdaContext(function_name=name))

@@ -2,11 +2,14 @@
 """What the infrastructure is built from: the saga's steps and consumers, and the project settings."""
 
 from dataclasses import dataclass
+from typing import Literal
+
+WorkflowType = Literal["STANDARD", "EXPRESS"]
 
 PROJECT = "{{ saga.project_slug }}"
 PACKAGE = "{{ saga.package_name }}"
 REGION = "{{ saga.aws_region }}"
-WORKFLOW_TYPE = "{{ saga.workflow_type }}"
+WORKFLOW_TYPE: WorkflowType = "{{ saga.workflow_type }}"
 DATABASE_MODE = "{{ saga.database_mode }}"
 LAMBDA_ARCHITECTURE = "{{ saga.lambda_architecture }}"
 PYTHON_VERSION = "{{ saga.python_version }}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from devtools import diagram
 from devtools.local_run import main as local_run
-from devtools.saga_harness import CONSUMERS, PACKAGE, SERVICES
+from infra.config import CONSUMERS, PACKAGE, STEPS
 
 
 def consumer_names() -> set[str]:
@@ -32,25 +32,23 @@ def test_the_diagram_draws_every_state_and_every_caught_error() -> None:
 
 
 def test_local_run_prints_one_json_object(capsys: Any) -> None:
-    last = SERVICES[-1]
+    last = STEPS[-1]
     assert local_run(["--fail", f"{last.name}:timeout", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    undone = [str(service.compensation) for service in reversed(SERVICES) if service.compensation]
-    assert report["calls"] == [*[service.name for service in SERVICES], *undone]
+    undone = [str(service.compensation) for service in reversed(STEPS) if service.compensation]
+    assert report["calls"] == [*[service.name for service in STEPS], *undone]
     assert (report["status"], report["error"], report["events"]) == ("FAILED", "SagaFailed", ["SagaFailed"])
     assert report["dlq_messages"] == 0
-    assert report["state_transitions"] > len(SERVICES)
+    assert report["state_transitions"] > len(STEPS)
     assert set(report["consumer_deliveries"]) == consumer_names()
     # Every step did its work (the last one before timing out); the ones with a compensation were undone.
-    assert report["effects"] == {
-        service.name: "COMPENSATED" if service.compensation else "DONE" for service in SERVICES
-    }
+    assert report["effects"] == {service.name: "COMPENSATED" if service.compensation else "DONE" for service in STEPS}
 
 
 def test_local_run_traces_a_saga_read_from_a_file(tmp_path: Path, capsys: Any) -> None:
     saga_file = tmp_path / "saga.json"
     saga_file.write_text(json.dumps({"saga_id": "from-file", "payload": {"order_id": "o-7"}}), encoding="utf-8")
-    first = SERVICES[0]
+    first = STEPS[0]
     assert local_run(["--input", str(saga_file), "--fail", f"{first.name}:transient"]) == 0
     trace = capsys.readouterr().out.splitlines()
 
@@ -58,7 +56,7 @@ def test_local_run_traces_a_saga_read_from_a_file(tmp_path: Path, capsys: Any) -
     assert "  > Validate input" in trace
     assert [line.strip() for line in trace if line.strip().startswith("action ")] == [
         f"action {first.name}: failed: TransientError",
-        *[f"action {service.name}: ok" for service in SERVICES],
+        *[f"action {service.name}: ok" for service in STEPS],
     ]
     assert any(line.strip().startswith("retry in ") for line in trace)
     assert trace[-1].startswith("SUCCEEDED, ")
@@ -77,5 +75,5 @@ def test_local_run_from_the_command_line_keeps_stdout_to_the_report() -> None:
     assert finished.returncode == 0, finished.stderr
     report = json.loads(finished.stdout)
     assert report["status"] == "SUCCEEDED"
-    assert report["calls"] == [service.name for service in SERVICES]
-    assert report["effects"] == dict.fromkeys(sorted(service.name for service in SERVICES), "DONE")
+    assert report["calls"] == [service.name for service in STEPS]
+    assert report["effects"] == dict.fromkeys(sorted(service.name for service in STEPS), "DONE")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from devtools.saga_harness import KINDS, SERVICES, EffectLedger, SagaHarness, SagaRun, Service
+from devtools.saga_harness import KINDS, EffectLedger, SagaHarness, SagaRun
+from infra.config import STEPS, Step
 
-COMPENSATED = [service for service in SERVICES if service.compensation]
+COMPENSATED = [service for service in STEPS if service.compensation]
 ERRORS = {"rejected": "{title}Rejected", "timeout": "States.Timeout", "crash": "InjectedCrash"}
 
 
@@ -22,12 +23,12 @@ def saga_input(saga_id: str) -> dict[str, Any]:
 
 def undone_after(failed: int, kind: str) -> list[str]:
     """The compensations that must run, in order, when step ``failed`` (0-based) fails this way."""
-    ran = SERVICES[: failed + 1] if kind in {"timeout", "crash"} else SERVICES[:failed]
+    ran = STEPS[: failed + 1] if kind in {"timeout", "crash"} else STEPS[:failed]
     return [str(service.compensation) for service in reversed(ran) if service.compensation]
 
 
 def expected_calls(failed: int, kind: str) -> list[str]:
-    names = [service.name for service in SERVICES]
+    names = [service.name for service in STEPS]
     if kind == "transient":
         return [*names[: failed + 1], names[failed], *names[failed + 1 :]]
     return [*names[: failed + 1], *undone_after(failed, kind)]
@@ -39,11 +40,11 @@ def retry_policy(definition: dict[str, Any], state: str, errors: str) -> dict[st
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("service", SERVICES, ids=lambda service: service.name)
+@pytest.mark.parametrize("service", STEPS, ids=lambda service: service.name)
 def test_every_step_failing_every_way(
-    harness: SagaHarness, ledger: EffectLedger, definition: dict[str, Any], service: Service, kind: str
+    harness: SagaHarness, ledger: EffectLedger, definition: dict[str, Any], service: Step, kind: str
 ) -> None:
-    failed = SERVICES.index(service)
+    failed = STEPS.index(service)
     run = harness.run(saga_input(f"{service.name}-{kind}"), failures={service.name: kind})
 
     assert run.calls == expected_calls(failed, kind)
@@ -68,7 +69,7 @@ def test_every_step_failing_every_way(
     assert (run.record["status"], run.record["failed_step"]) == ("FAILED", service.name)
     assert run.retry_delays == []
     effects = ledger.of(run.saga_id)
-    for position, step in enumerate(SERVICES):
+    for position, step in enumerate(STEPS):
         # What ran stays done only when it has no compensation; what never ran left nothing.
         did_work = position < failed or (position == failed and kind in {"timeout", "crash"})
         assert effects[step.name] is (did_work and step.compensation is None), step.name
@@ -77,9 +78,9 @@ def test_every_step_failing_every_way(
 {% if saga.compensated_services -%}
 @pytest.mark.parametrize("failing", COMPENSATED, ids=lambda service: str(service.compensation))
 def test_a_failing_compensation_does_not_stop_the_others(
-    harness: SagaHarness, ledger: EffectLedger, definition: dict[str, Any], failing: Service
+    harness: SagaHarness, ledger: EffectLedger, definition: dict[str, Any], failing: Step
 ) -> None:
-    last = SERVICES[-1]
+    last = STEPS[-1]
     run = harness.run(
         saga_input(f"undo-{failing.compensation}"),
         failures={last.name: "crash"},
@@ -88,7 +89,7 @@ def test_a_failing_compensation_does_not_stop_the_others(
 
     policy = retry_policy(definition, str(failing.compensation_title), "States.ALL")
     attempts = 1 + policy["MaxAttempts"]
-    expected = [service.name for service in SERVICES]
+    expected = [service.name for service in STEPS]
     for service in reversed(COMPENSATED):
         expected += [str(service.compensation)] * (attempts if service is failing else 1)
     assert run.calls == expected
@@ -103,7 +104,7 @@ def test_a_failing_compensation_does_not_stop_the_others(
     state = run.dlq_messages[0]["state"]
     assert state["saga_id"] == run.saga_id
     assert state["payload"] == {"order_id": "o-1"}
-    assert set(state["results"]) == {service.name for service in SERVICES[:-1]}
+    assert set(state["results"]) == {service.name for service in STEPS[:-1]}
     assert state["failure"]["step"] == last.name
     assert list(state["compensation_errors"]) == [failing.compensation]
     assert state["compensation_errors"][failing.compensation]["Error"] == "InjectedCrash"
@@ -111,7 +112,7 @@ def test_a_failing_compensation_does_not_stop_the_others(
 
     effects = ledger.of(run.saga_id)
     assert {name for name, present in effects.items() if present} == {
-        service.name for service in SERVICES if service is failing or service.compensation is None
+        service.name for service in STEPS if service is failing or service.compensation is None
     }
 
 
@@ -119,11 +120,11 @@ def test_a_failing_compensation_does_not_stop_the_others(
 def test_the_happy_path_runs_every_step_once(harness: SagaHarness, ledger: EffectLedger) -> None:
     run = harness.run(saga_input("happy"))
 
-    assert run.calls == [service.name for service in SERVICES]
+    assert run.calls == [service.name for service in STEPS]
     assert (run.status, run.error, run.event_types) == ("SUCCEEDED", None, ["SagaSucceeded"])
     assert run.events[0]["detail"] == {"saga_id": "happy", "status": "SUCCEEDED"}
     assert run.output is not None
-    assert set(run.output["results"]) == {service.name for service in SERVICES}
+    assert set(run.output["results"]) == {service.name for service in STEPS}
     assert run.record is not None
     assert run.record["status"] == "SUCCEEDED"
     assert all(ledger.of("happy").values())
@@ -161,7 +162,7 @@ def test_a_duplicate_start_is_refused_by_execution_name(harness: SagaHarness, le
         harness.start(saga_input("twice"))
 
     assert first.status == "SUCCEEDED"
-    assert [role for _, role, saga_id in ledger.applied if saga_id == "twice"] == ["action"] * len(SERVICES)
+    assert [role for _, role, saga_id in ledger.applied if saga_id == "twice"] == ["action"] * len(STEPS)
 {%- else %}
 def test_a_duplicate_start_has_one_effect_per_step(harness: SagaHarness, ledger: EffectLedger) -> None:
     # Express workflows do not deduplicate starts: the handlers' idempotency does.
@@ -171,12 +172,12 @@ def test_a_duplicate_start_has_one_effect_per_step(harness: SagaHarness, ledger:
     assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
     assert second.calls == first.calls
     assert second.output == first.output
-    assert [role for _, role, saga_id in ledger.applied if saga_id == "twice"] == ["action"] * len(SERVICES)
+    assert [role for _, role, saga_id in ledger.applied if saga_id == "twice"] == ["action"] * len(STEPS)
 {%- endif %}
 
 
 def test_state_transitions_are_counted_from_the_history(harness: SagaHarness) -> None:
     run: SagaRun = harness.run(saga_input("counted"))
     # Validate, start, record, the steps, record, publish, succeed.
-    assert run.state_transitions == len(SERVICES) + 6
+    assert run.state_transitions == len(STEPS) + 6
     assert run.states_entered[-1] == "Saga succeeded"

@@ -6,11 +6,12 @@ from importlib import import_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools.saga_harness import CONSUMERS, KINDS, PACKAGE, SERVICES, EffectLedger, SagaHarness
+from devtools.saga_harness import KINDS, EffectLedger, SagaHarness
+from infra.config import CONSUMERS, PACKAGE, STEPS
 
-COMPENSATIONS = [str(service.compensation) for service in SERVICES if service.compensation]
+COMPENSATIONS = [str(service.compensation) for service in STEPS if service.compensation]
 failure_points = st.tuples(
-    st.sampled_from([None, *[service.name for service in SERVICES]]),
+    st.sampled_from([None, *[service.name for service in STEPS]]),
     st.sampled_from(KINDS),
     st.sampled_from([None, *COMPENSATIONS]),
 )
@@ -34,15 +35,15 @@ def test_every_effect_ends_committed_or_undone(
         assert all(effects.values())
         return
     undo_failed = set(run.dlq_messages[0]["state"]["compensation_errors"]) if run.dlq_messages else set()
-    for service in SERVICES:
+    for service in STEPS:
         if service.compensation is None:
             continue
         # Undone, unless its compensation failed: then the dead-letter queue says so.
         assert effects[service.name] is (service.compensation in undo_failed), service.name
     assert run.error == ("CompensationFailed" if undo_failed else "SagaFailed")
     assert len(run.dlq_messages) == (1 if undo_failed else 0)
-    failed_at = [service.name for service in SERVICES].index(str(step))
-    assert not any(effects[service.name] for service in SERVICES[failed_at + 1 :])
+    failed_at = [service.name for service in STEPS].index(str(step))
+    assert not any(effects[service.name] for service in STEPS[failed_at + 1 :])
 
 
 def consumer_detail_types() -> dict[str, tuple[str, ...]]:
@@ -50,7 +51,7 @@ def consumer_detail_types() -> dict[str, tuple[str, ...]]:
 
 
 def test_consumer_rules_match_the_events_the_saga_publishes(harness: SagaHarness) -> None:
-    last = SERVICES[-1].name
+    last = STEPS[-1].name
     runs = [
         harness.run({"saga_id": f"route-ok-{uuid.uuid4().hex[:8]}", "payload": {}}),
         harness.run({"saga_id": f"route-failed-{uuid.uuid4().hex[:8]}", "payload": {}}, failures={last: "crash"}),
