@@ -76,7 +76,7 @@ def render(answers: dict[str, str], output_dir: Path) -> tuple[Path, float]:
 def run_project_bench(project: Path, sections: str, runs: int, report: Path) -> dict[str, Any]:
     environment = {**os.environ, "PYTHONPATH": str(project / "src")}
     command = [sys.executable, "-m", "devtools.bench", "--runs", str(runs), "--only", sections, "--json", str(report)]
-    print(f"\n$ (cd {project.relative_to(TEMPLATE_ROOT)} && {' '.join(command[1:])})", flush=True)
+    print(f"\n$ (cd {project.relative_to(TEMPLATE_ROOT)} && python {' '.join(command[1:])})", flush=True)
     subprocess.run(command, cwd=project, env=environment, check=True)
     figures: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
     return figures
