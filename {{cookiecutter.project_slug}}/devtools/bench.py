@@ -1,4 +1,4 @@
-{% raw %}"""Print what the project costs in time and size: cold imports, assets, the local feedback loop, each path's cost.
+"""Print what the project costs in time and size: cold imports, assets, the local feedback loop, each path's cost.
 
     python -m devtools.bench [--runs 10] [--only cold,first-call,size,loop,matrix,cost] [--json FILE]
 
@@ -26,6 +26,7 @@ import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from infra import config
@@ -103,7 +104,7 @@ def cold_imports(runs: int) -> dict[str, Any]:
     return {name: {"ms": median * 1000, "ratio": median / baseline} for name, median in medians.items()}
 
 
-FIRST_CALL = """
+FIRST_CALL = Template("""
 import json, time
 import boto3
 from moto import mock_aws
@@ -111,17 +112,17 @@ from moto import mock_aws
 mock_aws().start()
 boto3.client("dynamodb").create_table(
     TableName="idempotency",
-    KeySchema=[{{"AttributeName": "id", "KeyType": "HASH"}}],
-    AttributeDefinitions=[{{"AttributeName": "id", "AttributeType": "S"}}],
+    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
     BillingMode="PAY_PER_REQUEST",
 )
 
 
 class Context:
     function_name = "bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = {memory}
-    invoked_function_arn = "arn:aws:lambda:{region}:123456789012:function:bench"
+    function_version = "$$LATEST"
+    memory_limit_in_mb = $memory
+    invoked_function_arn = "arn:aws:lambda:$region:123456789012:function:bench"
     aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
     def get_remaining_time_in_millis(self):
@@ -129,35 +130,35 @@ class Context:
 
 
 started = time.perf_counter()
-import {module} as handler
+import $module as handler
 imported = time.perf_counter()
-{prepare}
+$prepare
 first_started = time.perf_counter()
-handler.{entry}(event("saga-1"), Context())
+handler.$entry(event("saga-1"), Context())
 first = time.perf_counter()
-handler.{entry}(event("saga-2"), Context())
+handler.$entry(event("saga-2"), Context())
 second = time.perf_counter()
 print(json.dumps([imported - started, first - first_started, second - first]))
-"""
+""")
 
-STEP_PREPARE = """
-from {package}.runtime.models import StepResult
+STEP_PREPARE = Template("""
+from $package.runtime.models import StepResult
 handler.step.functions["action"] = lambda request: StepResult(status="DONE")
 
 def event(saga_id):
-    return {{"saga_id": saga_id, "payload": {{}}, "results": {{}}}}
-"""
+    return {"saga_id": saga_id, "payload": {}, "results": {}}
+""")
 
-CONSUMER_PREPARE = """
-handler.consumer.function = lambda outcome: {{"handled": True}}
+CONSUMER_PREPARE = Template("""
+handler.consumer.function = lambda outcome: {"handled": True}
 
 def event(saga_id):
-    return {{
+    return {
         "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": handler.DETAIL_TYPES[0],
-        "source": "{package}.saga", "account": "123456789012", "time": "2026-01-01T00:00:00Z",
-        "region": "{region}", "resources": [], "detail": {{"saga_id": saga_id, "status": "FAILED"}},
-    }}
-"""
+        "source": "$package.saga", "account": "123456789012", "time": "2026-01-01T00:00:00Z",
+        "region": "$region", "resources": [], "detail": {"saga_id": saga_id, "status": "FAILED"},
+    }
+""")
 
 
 def first_calls(runs: int) -> dict[str, Any]:
@@ -175,10 +176,10 @@ def first_calls(runs: int) -> dict[str, Any]:
         environment = lambda_environment(task_root)
         for _ in range(runs):
             for name, (module, entry, prepare) in cases.items():
-                code = FIRST_CALL.format(
+                code = FIRST_CALL.substitute(
                     module=module,
                     entry=entry,
-                    prepare=prepare.format(package=config.PACKAGE, region=config.REGION),
+                    prepare=prepare.substitute(package=config.PACKAGE, region=config.REGION),
                     memory=config.LAMBDA_MEMORY_MB,
                     region=config.REGION,
                 )
@@ -318,4 +319,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-{% endraw %}
