@@ -3,11 +3,12 @@
 import importlib
 
 from aws_cdk import Duration, Environment, Stack, triggers
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import config, packaging
-from infra.events import OutcomeSubscription, SagaRequests
+from infra.events import EventRoute
 from infra.monitoring import Monitoring
 from infra.queues import DeadLetterQueue
 from infra.saga import Saga
@@ -59,7 +60,7 @@ class ApplicationStack(Stack):
         )
 
         models = importlib.import_module(f"{config.PACKAGE}.runtime.models")
-        self.subscriptions: dict[str, OutcomeSubscription] = {}
+        self.subscriptions: dict[str, EventRoute] = {}
         for name in config.CONSUMERS:
             title = name.title().replace("_", "")
             dead_letters = DeadLetterQueue(self, f"{title}DeadLetters")
@@ -72,13 +73,15 @@ class ApplicationStack(Stack):
                 dead_letter_queue=dead_letters,
             )
             detail_types = importlib.import_module(f"{config.PACKAGE}.consumers.{name}").DETAIL_TYPES
-            self.subscriptions[name] = OutcomeSubscription(
+            pattern = models.outcome_event_pattern(detail_types)
+            self.subscriptions[name] = EventRoute(
                 self,
                 f"{title}Subscription",
                 bus=stateful.events.bus,
-                pattern=models.outcome_event_pattern(detail_types),
+                pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
                 function=consumer.function,
                 dead_letter_queue=dead_letters,
+                description=f"The outcome events the {name} consumer handles",
             )
 
         request_dead_letters = DeadLetterQueue(self, "SagaRequestDeadLetters")
@@ -93,13 +96,14 @@ class ApplicationStack(Stack):
             dead_letter_queue=request_dead_letters,
         )
         self.saga.state_machine.grant_start_execution(starter.function)
-        self.requests = SagaRequests(
+        self.requests = EventRoute(
             self,
             "SagaRequests",
             bus=stateful.events.bus,
-            detail_type=models.SAGA_REQUESTED,
+            pattern=events.EventPattern(detail_type=[models.SAGA_REQUESTED]),
             function=starter.function,
             dead_letter_queue=request_dead_letters,
+            description="Starts a saga for each SagaRequested event, whatever its source",
         )
 
         migrations = self._function(

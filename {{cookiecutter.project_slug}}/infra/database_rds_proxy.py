@@ -1,16 +1,11 @@
 """Aurora PostgreSQL behind RDS Proxy: functions in isolated subnets open IAM-authenticated TLS connections."""
 
-from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from infra.aurora import ADMIN_USER, DATABASE_NAME, ISOLATED, PORT, aurora_postgres, isolated_vpc
 from infra.service_function import FunctionNetwork
-
-DATABASE_NAME = "saga"
-ADMIN_USER = "saga_admin"
-PORT = 5432
 
 
 class Database(Construct):
@@ -18,21 +13,11 @@ class Database(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         # No internet gateway and no NAT: the functions reach AWS services through VPC endpoints only.
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
-            ],
-        )
-        self.vpc.add_flow_log("FlowLog")
+        self.vpc = isolated_vpc(self)
         # The idempotency table (DynamoDB) and X-Ray traces are what the functions call besides the database.
         self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
-        self.vpc.add_interface_endpoint("XRay", service=ec2.InterfaceVpcEndpointAwsService.XRAY, subnets=isolated)
+        self.vpc.add_interface_endpoint("XRay", service=ec2.InterfaceVpcEndpointAwsService.XRAY, subnets=ISOLATED)
 
         self.function_security_group = ec2.SecurityGroup(
             self, "FunctionSecurityGroup", vpc=self.vpc, description="Saga functions", allow_all_outbound=False
@@ -50,41 +35,22 @@ class Database(Construct):
         proxy_security_group.add_egress_rule(cluster_security_group, ec2.Port.tcp(PORT), "Proxy to the cluster")
         cluster_security_group.add_ingress_rule(proxy_security_group, ec2.Port.tcp(PORT), "From the proxy")
 
-        self.cluster = rds.DatabaseCluster(
-            self,
-            "Cluster",
-            engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_7),
-            writer=rds.ClusterInstance.serverless_v2("Writer"),
-            serverless_v2_min_capacity=0.5,
-            serverless_v2_max_capacity=4,
-            credentials=rds.Credentials.from_generated_secret(ADMIN_USER),
-            default_database_name=DATABASE_NAME,
-            port=PORT,
-            vpc=self.vpc,
-            vpc_subnets=isolated,
-            security_groups=[cluster_security_group],
-            storage_encrypted=True,
-            iam_authentication=True,
-            deletion_protection=True,
-            backup=rds.BackupProps(retention=Duration.days(7)),
-            cloudwatch_logs_exports=["postgresql"],
-            removal_policy=RemovalPolicy.SNAPSHOT,
+        # Not 0 ACU: the proxy holds connections open, so the cluster would never pause anyway.
+        self.cluster, self.secret = aurora_postgres(
+            self, vpc=self.vpc, min_capacity=0.5, security_groups=[cluster_security_group]
         )
-        if self.cluster.secret is None:
-            raise RuntimeError("the cluster's credentials must be generated into Secrets Manager")
-        self.secret = self.cluster.secret
         self.proxy = self.cluster.add_proxy(
             "Proxy",
             secrets=[self.secret],
             vpc=self.vpc,
-            vpc_subnets=isolated,
+            vpc_subnets=ISOLATED,
             security_groups=[proxy_security_group],
             iam_auth=True,
             require_tls=True,
             debug_logging=False,
         )
         self.network: FunctionNetwork | None = FunctionNetwork(
-            vpc=self.vpc, subnets=isolated, security_groups=[self.function_security_group]
+            vpc=self.vpc, subnets=ISOLATED, security_groups=[self.function_security_group]
         )
         self.environment = {
             "DATABASE_HOST": self.proxy.endpoint,

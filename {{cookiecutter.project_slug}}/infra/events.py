@@ -23,11 +23,11 @@ class SagaEventBus(Construct):
         )
 
 
-class OutcomeSubscription(Construct):
-    """Routes the outcome events a consumer needs to its function, with retries and a dead-letter queue.
+class EventRoute(Construct):
+    """Routes the events a pattern matches to a function, with retries and a dead-letter queue.
 
-    The same queue should be the function's own dead-letter queue: EventBridge invokes it
-    asynchronously, so an event the function keeps failing on is parked there by Lambda,
+    The same queue should be the function's own on-failure destination: EventBridge invokes
+    it asynchronously, so an event the function keeps failing on is parked there by Lambda,
     and one EventBridge cannot deliver at all is parked there by EventBridge.
     """
 
@@ -37,55 +37,18 @@ class OutcomeSubscription(Construct):
         construct_id: str,
         *,
         bus: events.IEventBus,
-        pattern: dict[str, list[str]],
+        pattern: events.EventPattern,
         function: lambda_.IFunction,
         dead_letter_queue: sqs.IQueue,
+        description: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            event_bus=bus,
-            description=f"Outcome events for {function.node.path}",
-            event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
-        )
+        self.rule = events.Rule(self, "Rule", event_bus=bus, description=description, event_pattern=pattern)
         self.rule.add_target(
             targets.LambdaFunction(
                 function,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=8,
-                max_event_age=Duration.hours(6),
-            )
-        )
-
-
-class SagaRequests(Construct):
-    """Sends every SagaRequested event on the bus to the function that starts the saga."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        bus: events.IEventBus,
-        detail_type: str,
-        function: lambda_.IFunction,
-        dead_letter_queue: sqs.IQueue,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.dead_letter_queue = dead_letter_queue
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            event_bus=bus,
-            description="Starts a saga for each SagaRequested event, whatever its source",
-            event_pattern=events.EventPattern(detail_type=[detail_type]),
-        )
-        self.rule.add_target(
-            targets.LambdaFunction(
-                function,
-                dead_letter_queue=self.dead_letter_queue,
+                dead_letter_queue=dead_letter_queue,
                 retry_attempts=8,
                 max_event_age=Duration.hours(6),
             )
