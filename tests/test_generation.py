@@ -61,3 +61,15 @@ def test_jinja_in_an_answer_is_rendered_by_cookiecutter_before_the_hooks_see_it(
     result = bake(services="{{ 7 * 7 }}", compensations="")
     assert result.exit_code != 0
     assert "ERROR: service name '49'" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["data_api", "rds_proxy"])
+def test_generated_pins_match_the_environment_the_template_tests_them_in(bake: Any, mode: str) -> None:
+    """The root requirements install what the generated projects declare, at the same versions."""
+    result = bake(database_mode=mode)
+    assert result.exit_code == 0, result.exception
+    project = tomllib.loads((result.project_path / "pyproject.toml").read_text())["project"]
+    declared = {*project["dependencies"], *project["optional-dependencies"]["dev"]}
+    root = Path(__file__).resolve().parent.parent / "requirements-dev.txt"
+    pinned = {line.split("#")[0].strip() for line in root.read_text().splitlines()} - {""}
+    assert declared <= pinned
