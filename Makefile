@@ -18,6 +18,7 @@ demo: install
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
 	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV=$(VENV) test
+	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV=$(VENV) local-run ARGS="--fail inventory:timeout"
 
 test: install
 	$(PYTHON) -m pytest -n auto --dist loadgroup
