@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements-dev.txt
 demo: install
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
-	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV=$(VENV) test
+	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV=$(VENV) perf-report test
 	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV=$(VENV) local-run ARGS="--fail inventory:timeout"
 
 test: install

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,7 +26,6 @@ GENERATED, USER_OWNED = "generated", "user"
 ANSWERS_FILE = ".cookiecutter.json"
 STATE_MACHINE_FILE = "statemachine/saga.asl.json"
 DIAGRAM_MODULE = "devtools/diagram.py"
-COST_REPORT_MODULE = "devtools/perf_report.py"
 
 # Paths, relative to the project, that only one database mode uses.
 DATABASE_MODE_PATHS: dict[str, tuple[str, ...]] = {
@@ -68,7 +65,6 @@ def post_gen_project(answers: Mapping[str, Any], project_dir: Path) -> int:
         shutil.rmtree(templates)
     remove_unused_database_mode(saga, project_dir)
     write_state_machine(saga, project_dir)
-    write_cost_figures(project_dir)
     write_answers(answers, project_dir)
     return 0
 
@@ -136,26 +132,6 @@ def write_state_machine(saga: SagaModel, project_dir: Path) -> Path:
         spec.loader.exec_module(diagram)
         diagram.update_readme(project_dir)
     return path
-
-
-def write_cost_figures(project_dir: Path) -> bool:
-    """Count what each path of the saga costs and write it into the README; True when it worked.
-
-    The project's own ``devtools/perf_report.py`` (what ``make perf-report`` runs) executes every
-    path offline, so it runs in a separate interpreter with the project's packages on its path.
-    Without the project's development dependencies (moto, Powertools) it cannot run: the README
-    then keeps an empty table until ``make perf-report``.
-    """
-    if not (project_dir / COST_REPORT_MODULE).is_file():
-        return False
-    paths = [str(project_dir / "src"), str(project_dir)]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "devtools.perf_report"]
-    result = subprocess.run(command, cwd=project_dir, env=environment, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        print(f"WARNING: the README's cost figures were not counted; run `make perf-report`.\n{result.stderr}")
-        return False
-    return True
 
 
 def write_answers(answers: Mapping[str, Any], project_dir: Path) -> None:

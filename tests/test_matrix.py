@@ -117,5 +117,8 @@ def test_rendering(bake: Any, subtests: Any, mypy_cache: Path, shape: str, choic
         assert tree(again.project_path) == files
 
     with subtests.test("the project's own tests pass"):
+        # What `make install` does after installing: count the README's cost figures.
+        counted = run([tool("python"), "-m", "devtools.perf_report"], project, env={"PYTHONPATH": "src"})
+        assert counted.returncode == 0, counted.stdout + counted.stderr
         tested = run([tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
         assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]

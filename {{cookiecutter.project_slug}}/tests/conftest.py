@@ -28,11 +28,17 @@ from devtools.local_postgres import postgres_server
 from {{ cookiecutter.package_name }}.runtime.observability import logger
 
 
+@pytest.fixture(scope="session")
+def dynamodb() -> Any:
+    """One client for the whole session: creating a boto3 client costs more than a whole test."""
+    return boto3.client("dynamodb")
+
+
 @pytest.fixture(autouse=True)
-def aws() -> Iterator[None]:
+def aws(dynamodb: Any) -> Iterator[None]:
     """A fresh offline AWS account per test, with the idempotency table the handlers use."""
     with mock_aws():
-        boto3.client("dynamodb").create_table(
+        dynamodb.create_table(
             TableName=os.environ["IDEMPOTENCY_TABLE_NAME"],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
