@@ -223,10 +223,11 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         assert (package / "services" / "payment" / "logic.py").read_text().endswith(LOGIC_EDIT)
         assert (package / "services" / "fraud_check" / "logic.py").read_text().endswith(FRAUD_EDIT)
         assert (project / "README.md").read_text().endswith(README_EDIT)
-        assert "inventory" not in (project / "README.md").read_text().lower()
 
     with subtests.test("the updated project passes its own tests"):
         project_tests(project)
+        # Recounted by `make perf-report`, the README's cost table no longer names the removed step either.
+        assert "inventory" not in (project / "README.md").read_text().lower()
 
 
 def test_cruft_update_to_a_new_template_commit_uses_its_parser_and_filters(tmp_path: Path) -> None:
