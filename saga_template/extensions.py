@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -35,7 +34,6 @@ class SagaExtension(Extension):
 
 def install(environment: Environment) -> None:
     environment.filters["saga_model"] = _saga_model
-    environment.filters["python_tuple"] = python_tuple
     environment.globals["saga_template_dir"] = str(Path(__file__).resolve().parent.parent)
 
 
@@ -55,9 +53,3 @@ def current(name: str) -> ModuleType:
 
 def _saga_model(answers: Mapping[str, object]) -> SagaModel:
     return model.parse(answers)
-
-
-def python_tuple(items: Iterable[str]) -> str:
-    """A tuple of string literals, written the way ruff formats it."""
-    literals = [json.dumps(item) for item in items]
-    return f"({literals[0]},)" if len(literals) == 1 else f"({', '.join(literals)})"

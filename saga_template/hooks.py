@@ -5,27 +5,24 @@ The scripts in ``hooks/`` only locate this package and call these two entry poin
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from saga_template.asl import render_definition
-from saga_template.extensions import python_tuple
 from saga_template.model import AnswerError, SagaModel, parse
 
+# Each step's and consumer's own files: the user's once written, never overwritten.
 ITEM_TEMPLATES = "_item_templates"
-# Inside each item template folder: files under "generated" are rewritten on
-# every rendering; files under "user" are the user's once written.
-GENERATED, USER_OWNED = "generated", "user"
 ANSWERS_FILE = ".cookiecutter.json"
-STATE_MACHINE_FILE = "statemachine/saga.asl.json"
-DIAGRAM_MODULE = "devtools/diagram.py"
+# The project's own tools that write its definition and the README's blocks drawn from it.
+GENERATION_MODULES = ("infra.definition", "devtools.readme")
 
 # Paths, relative to the project, that only one database mode uses.
 DATABASE_MODE_PATHS: dict[str, tuple[str, ...]] = {
@@ -64,42 +61,37 @@ def post_gen_project(answers: Mapping[str, Any], project_dir: Path) -> int:
         render_items(saga, templates, project_dir)
         shutil.rmtree(templates)
     remove_unused_database_mode(saga, project_dir)
-    write_state_machine(saga, project_dir)
     write_answers(answers, project_dir)
+    try:
+        write_definition(project_dir)
+    except AnswerError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
 def render_items(saga: SagaModel, templates: Path, project_dir: Path) -> list[Path]:
-    """Render one file set per service and per consumer; never overwrite a user-owned file."""
+    """Render one file set per service and per consumer; never overwrite a file that exists."""
     environment = Environment(
         loader=FileSystemLoader(str(templates)),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
-    environment.filters["python_tuple"] = python_tuple
     written: list[Path] = []
     for kind, items in (("service", saga.services), ("consumer", saga.consumers)):
         for item in items:
             variables = {"saga": saga, kind: item}
-            for template_path, ownership in _item_files(templates / kind):
-                target = project_dir / environment.from_string(template_path.as_posix()).render(variables)
-                if ownership == USER_OWNED and target.exists():
+            for template_path in sorted(path for path in (templates / kind).rglob("*") if path.is_file()):
+                relative = template_path.relative_to(templates / kind).as_posix()
+                target = project_dir / environment.from_string(relative).render(variables)
+                if target.exists():
                     continue
-                source = f"{kind}/{ownership}/{template_path.as_posix()}"
-                content = environment.get_template(source).render(variables)
+                content = environment.get_template(f"{kind}/{relative}").render(variables)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(content, encoding="utf-8")
                 written.append(target)
     return written
-
-
-def _item_files(kind_dir: Path) -> Iterator[tuple[Path, str]]:
-    for ownership in (GENERATED, USER_OWNED):
-        root = kind_dir / ownership
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                yield path.relative_to(root), ownership
 
 
 def remove_unused_database_mode(saga: SagaModel, project_dir: Path) -> None:
@@ -114,24 +106,22 @@ def remove_unused_database_mode(saga: SagaModel, project_dir: Path) -> None:
                 path.unlink()
 
 
-def write_state_machine(saga: SagaModel, project_dir: Path) -> Path:
-    """Write the saga's ASL definition, then redraw the README's diagram from that file.
+def write_definition(project_dir: Path) -> None:
+    """Have the project build its state machine definition and draw the README's blocks from it.
 
-    The diagram is drawn by the project's own ``devtools/diagram.py`` (what ``make diagram``
-    runs), so the README a user receives and the one they regenerate never differ.
+    The project's own ``make definition`` does the same, so the files a user receives and those
+    they rebuild never differ. It runs in a fresh interpreter (standard library only), since cruft
+    renders two versions of the project in one process.
     """
-    path = project_dir / STATE_MACHINE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_definition(saga), encoding="utf-8")
-    diagram_module = project_dir / DIAGRAM_MODULE
-    if diagram_module.is_file():
-        spec = importlib.util.spec_from_file_location("saga_project_diagram", diagram_module)
-        assert spec is not None
-        assert spec.loader is not None
-        diagram = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(diagram)
-        diagram.update_readme(project_dir)
-    return path
+    environment = {**os.environ, "PYTHONPATH": str(project_dir / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    for module in GENERATION_MODULES:
+        command = [sys.executable, "-m", module]
+        finished = subprocess.run(
+            command, cwd=project_dir, env=environment, capture_output=True, text=True, check=False
+        )
+        if finished.returncode != 0:
+            errors = [line for line in finished.stderr.splitlines() if line.startswith("ERROR: ")]
+            raise AnswerError(errors[0].removeprefix("ERROR: ") if errors else f"{module} failed:\n{finished.stderr}")
 
 
 def write_answers(answers: Mapping[str, Any], project_dir: Path) -> None:

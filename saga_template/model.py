@@ -21,10 +21,6 @@ MAX_SERVICES = 10
 # short enough that the derived AWS names stay under their 64-character limits.
 MAX_NAME_LENGTH = 32
 
-OUTCOME_EVENTS = ("SagaSucceeded", "SagaFailed", "SagaCompensationFailed")
-# Consumers receive every outcome unless they are known to want fewer.
-DEFAULT_SUBSCRIPTIONS = {"notifications": ("SagaFailed", "SagaCompensationFailed")}
-
 CHOICES = {
     "database_mode": ("data_api", "rds_proxy"),
     "workflow_type": ("STANDARD", "EXPRESS"),
@@ -55,30 +51,12 @@ class Service:
     compensation: str | None
     position: int
 
-    @property
-    def title(self) -> str:
-        return _pascal(self.name)
-
-    @property
-    def rejection_error(self) -> str:
-        """Error name the step raises to Step Functions for a definitive business 'no'."""
-        return f"{self.title}Rejected"
-
-    @property
-    def compensation_title(self) -> str | None:
-        return _pascal(self.compensation) if self.compensation else None
-
 
 @dataclass(frozen=True)
 class Consumer:
-    """An EventBridge consumer of the saga's outcome events."""
+    """An EventBridge consumer of the saga's outcome events; it receives all of them until the user narrows it."""
 
     name: str
-    detail_types: tuple[str, ...]
-
-    @property
-    def title(self) -> str:
-        return _pascal(self.name)
 
 
 @dataclass(frozen=True)
@@ -255,7 +233,7 @@ def _parse_consumers(consumers_answer: str) -> tuple[Consumer, ...]:
         name = _check_name("consumer", raw)
         if any(consumer.name == name for consumer in consumers):
             raise AnswerError(f"consumer {raw.strip()!r} is declared twice (as {name!r})")
-        consumers.append(Consumer(name=name, detail_types=DEFAULT_SUBSCRIPTIONS.get(name, OUTCOME_EVENTS)))
+        consumers.append(Consumer(name=name))
     return tuple(consumers)
 
 

@@ -73,3 +73,17 @@ def test_generated_pins_match_the_environment_the_template_tests_them_in(bake: A
     root = Path(__file__).resolve().parent.parent / "requirements-dev.txt"
     pinned = {line.split("#")[0].strip() for line in root.read_text().splitlines()} - {""}
     assert declared <= pinned
+
+
+def test_an_express_saga_too_long_for_five_minutes_is_refused_by_its_own_builder(
+    bake: Any, tmpdir: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    services = ", ".join(f"s{index}" for index in range(8))
+    compensations = ", ".join(f"s{index}=u{index}" for index in range(6))
+    result = bake(workflow_type="EXPRESS", services=services, compensations=compensations)
+    assert result.exit_code != 0
+    (error,) = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
+    assert error.startswith("ERROR: an EXPRESS saga of 8 steps and 6 compensations cannot end within 270 s")
+    assert error.endswith("choose STANDARD, or fewer steps")
+    for output_dir in output_dirs(tmpdir):
+        assert list(output_dir.iterdir()) == []

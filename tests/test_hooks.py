@@ -1,15 +1,15 @@
-"""The hooks' logic, called directly: validation output, per-item rendering, idempotency."""
+"""The hooks' logic, called directly: validation, per-item rendering, idempotency, the project's own definition."""
 
 import importlib.util
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from saga_template import hooks
-from saga_template.extensions import python_tuple
-from saga_template.model import parse
+from saga_template.model import AnswerError, parse
 from tests.conftest import TEMPLATE_ROOT, answers
 
 ITEM_TEMPLATES = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / hooks.ITEM_TEMPLATES
@@ -17,12 +17,6 @@ ITEM_TEMPLATES = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / hooks.ITEM_TE
 
 def tree(root: Path) -> dict[str, str]:
     return {str(path.relative_to(root)): path.read_text() for path in sorted(root.rglob("*")) if path.is_file()}
-
-
-def project_with_item_templates(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(ITEM_TEMPLATES, project / hooks.ITEM_TEMPLATES)
-    return project
 
 
 @pytest.mark.parametrize("script", ["pre_gen_project", "post_gen_project"])
@@ -46,47 +40,30 @@ def test_pre_gen_prints_one_error_line(capsys: pytest.CaptureFixture[str]) -> No
     assert err.splitlines() == ["ERROR: service 'payment' is declared twice (as 'payment')"]
 
 
-def test_post_gen_renders_one_file_set_per_item_and_removes_the_templates(tmp_path: Path) -> None:
-    project = project_with_item_templates(tmp_path)
-    hooks.post_gen_project(answers(), project)
-    files = set(tree(project))
-    assert not (project / hooks.ITEM_TEMPLATES).exists()
-    for service in ("payment", "inventory", "shipping"):
-        assert f"src/order_saga/services/{service}/handler.py" in files
-        assert f"src/order_saga/services/{service}/logic.py" in files
-        assert f"tests/services/test_{service}_handler.py" in files
-    for consumer in ("notifications", "analytics"):
-        assert f"src/order_saga/consumers/{consumer}/handler.py" in files
-    assert json.loads((project / ".cookiecutter.json").read_text())["services"] == "payment, inventory, shipping"
+def test_each_step_and_consumer_gets_its_own_modules_tests_and_migration(tmp_path: Path) -> None:
+    written = hooks.render_items(parse(answers()), ITEM_TEMPLATES, tmp_path)
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in written) == sorted(
+        [
+            *[f"src/order_saga/services/{step}.py" for step in ("payment", "inventory", "shipping")],
+            *[f"tests/services/test_{step}.py" for step in ("payment", "inventory", "shipping")],
+            *[f"src/order_saga/database/migrations/{s}/0001_create_{s}.sql" for s in ("payment", "inventory")],
+            "src/order_saga/database/migrations/shipping/0001_create_shipping.sql",
+            *[f"src/order_saga/consumers/{name}.py" for name in ("notifications", "analytics")],
+            *[f"tests/consumers/test_{name}.py" for name in ("notifications", "analytics")],
+        ]
+    )
+    assert "def refund_payment(" in (tmp_path / "src/order_saga/services/payment.py").read_text()
+    assert "def " not in (tmp_path / "src/order_saga/services/shipping.py").read_text().split("def execute", 1)[1]
 
 
-def test_rendering_again_gives_the_same_tree_and_keeps_user_edits(tmp_path: Path) -> None:
-    project = project_with_item_templates(tmp_path)
-    hooks.post_gen_project(answers(), project)
-    first = tree(project)
-    logic = project / "src/order_saga/services/payment/logic.py"
+def test_rendering_again_keeps_the_users_files_and_writes_only_what_is_missing(tmp_path: Path) -> None:
+    hooks.render_items(parse(answers()), ITEM_TEMPLATES, tmp_path)
+    logic = tmp_path / "src/order_saga/services/payment.py"
     logic.write_text(logic.read_text() + "\n# edited by the user\n")
-    handler = project / "src/order_saga/services/payment/handler.py"
-    handler.write_text("stale")
-
-    shutil.copytree(ITEM_TEMPLATES, project / hooks.ITEM_TEMPLATES)
-    hooks.post_gen_project(answers(), project)
-    second = tree(project)
-    assert second.pop("src/order_saga/services/payment/logic.py").endswith("# edited by the user\n")
-    first.pop("src/order_saga/services/payment/logic.py")
-    assert second == first
-
-
-def test_render_items_creates_parent_folders_and_skips_existing_user_files(tmp_path: Path) -> None:
-    saga = parse(answers(services="billing", compensations="", consumers=""))
-    written = hooks.render_items(saga, ITEM_TEMPLATES, tmp_path)
-    assert (tmp_path / "src/order_saga/services/billing/logic.py").is_file()
-    again = hooks.render_items(saga, ITEM_TEMPLATES, tmp_path)
-    assert {path.name for path in written} - {path.name for path in again} == {
-        "logic.py",
-        "test_billing_logic.py",
-        "0001_create_billing.sql",
-    }
+    (tmp_path / "tests/services/test_inventory.py").unlink()
+    again = hooks.render_items(parse(answers()), ITEM_TEMPLATES, tmp_path)
+    assert [path.relative_to(tmp_path).as_posix() for path in again] == ["tests/services/test_inventory.py"]
+    assert logic.read_text().endswith("# edited by the user\n")
 
 
 @pytest.mark.parametrize(("mode", "other"), [("data_api", "rds_proxy"), ("rds_proxy", "data_api")])
@@ -110,6 +87,23 @@ def test_answers_file_keeps_public_answers_only(tmp_path: Path) -> None:
     assert saved == {**answers(), "_template": "gh:org/repo"}
 
 
-@pytest.mark.parametrize(("items", "text"), [((), "()"), (("A",), '("A",)'), (("A", "B"), '("A", "B")')])
-def test_python_tuple_matches_ruff_style(items: tuple[str, ...], text: str) -> None:
-    assert python_tuple(items) == text
+def test_the_definition_is_written_by_the_projects_own_builder(bake: Any) -> None:
+    """One builder: the hook runs the project's ``infra.definition``, as ``make definition`` does."""
+    project = bake().project_path
+    before = tree(project)
+    (project / "statemachine" / "saga.asl.json").unlink()
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace("| 1 | `payment`", "| 1 | `stale`"))
+    hooks.write_definition(project)
+    assert tree(project) == before
+
+
+def test_a_saga_the_builder_refuses_is_an_answer_error(bake: Any, tmp_path: Path) -> None:
+    project = bake().project_path
+    saga_module = project / "src" / "order_saga" / "saga.py"
+    steps = "".join(f'    Step("s{index}", compensation="u{index}"),\n' for index in range(8))
+    express = saga_module.read_text().replace('"STANDARD"', '"EXPRESS"')
+    saga_module.write_text(express.replace("STEPS = (\n", f"STEPS = (\n{steps}"))
+    with pytest.raises(AnswerError, match="cannot end within 270 s"):
+        hooks.write_definition(project)
+    shutil.rmtree(project)

@@ -16,11 +16,13 @@ before anything is signed or sent. What it emulates:
 - The cluster ARN, secret ARN and database must be the configured ones; SQL errors
   come back as ``BadRequestException`` and an unreachable database as
   ``DatabaseUnavailableException``.
+- A cluster paused at zero capacity: after ``pause()``, every request is answered
+  ``DatabaseResumingException`` for a number of calls, a number of seconds, or until ``resume()``.
 
 What it does not emulate: IAM and Secrets Manager checks, ``BatchExecuteStatement``,
 ``ExecuteSql``, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
-and 45 second statement limits, transactions expiring after 3 minutes idle,
-auto-pause (``DatabaseResumingException``), network latency and throttling.
+and 45 second statement limits, transactions expiring after 3 minutes idle, pausing
+by itself after idling, network latency and throttling.
 """
 
 import datetime
@@ -30,6 +32,7 @@ import json
 import queue
 import re
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -74,6 +77,32 @@ class DataApiEmulator:
         self._transactions: dict[str, psycopg.Connection[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._paused_calls: int | None = None
+        self._paused_until: float | None = None
+
+    def pause(self, calls: int | None = None, seconds: float | None = None) -> None:
+        """Answer "resuming" to the next ``calls`` requests, for ``seconds``, or, with neither, until ``resume``."""
+        with self._lock:
+            self._paused_calls = calls if calls is not None or seconds is not None else -1
+            self._paused_until = time.monotonic() + seconds if seconds is not None else None
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused_calls, self._paused_until = None, None
+
+    def _resuming(self) -> bool:
+        """Whether this request meets a paused cluster; counts it against a pause of so many calls."""
+        with self._lock:
+            if self._paused_until is not None:
+                if time.monotonic() < self._paused_until:
+                    return True
+                self._paused_until, self._paused_calls = None, None
+            if self._paused_calls is None or self._paused_calls == 0:
+                self._paused_calls = None
+                return False
+            if self._paused_calls > 0:
+                self._paused_calls -= 1
+            return True
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
@@ -112,6 +141,8 @@ class DataApiEmulator:
         if model.name not in operations:
             raise NotImplementedError(f"the local Data API does not emulate {model.name}")
         try:
+            if self._resuming():
+                raise DataApiError("DatabaseResumingException", "The database is resuming after being auto-paused")
             body, status = operations[model.name](request), 200
         except DataApiError as error:
             body = {"Error": {"Code": error.code, "Message": str(error)}, "message": str(error)}

@@ -100,6 +100,22 @@ class LocalDatabase:
         """Apply the pending migrations through the services' own access path."""
         return migrate.apply()
 
+    def pause(self) -> None:
+        """Act as an Aurora paused at zero capacity: nothing reaches the database until ``resume``."""
+{%- if saga.database_mode == "data_api" %}
+        self.emulator.pause()
+{%- else %}
+        self.proxy.kill()
+{%- endif %}
+
+    def resume(self) -> None:
+{%- if saga.database_mode == "data_api" %}
+        self.emulator.resume()
+{%- else %}
+        if not self.proxy.running:
+            self.proxy.start()
+{%- endif %}
+
     @property
     def tables(self) -> list[str]:
         """The services' tables: one per folder of migrations."""

@@ -13,7 +13,6 @@ as the ``postgres`` system user, which the PostgreSQL packages create.
 """
 
 import contextlib
-import glob
 import os
 import shutil
 import socket
@@ -26,15 +25,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from devtools.prerequisites import missing, postgres_program
+
 URL_VARIABLE = "SAGA_DATABASE_URL"
 SUPERUSER = "saga"
 
 
 def binary(name: str) -> str:
-    """A PostgreSQL server program: on the PATH, or in the newest Debian/Ubuntu install."""
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    """A PostgreSQL server program; ``devtools.prerequisites`` says how to install it when missing."""
+    found = postgres_program(name)
     if found is None:
-        raise RuntimeError(f"{name} not found: install PostgreSQL (apt-get install postgresql) or set {URL_VARIABLE}")
+        raise RuntimeError(f"{name} not found: {' '.join(missing('local-run'))} (or set {URL_VARIABLE})")
     return found
 
 

@@ -7,66 +7,85 @@ readable trace; ``--json`` prints one JSON object on stdout and nothing else the
 
     python -m devtools.local_run --fail inventory:timeout
     python -m devtools.local_run --fail payment:transient --fail-compensation release_inventory --json
+    python -m devtools.local_run --fault db-paused:20 --fault duplicate
     python -m devtools.local_run --input saga.json
 """
 
 import argparse
 import contextlib
-import importlib
 import io
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from devtools.database_ledger import DatabaseLedger
-from devtools.local_database import LocalDatabase
-from devtools.local_postgres import postgres_server
-from devtools.saga_harness import FUNCTIONS, KINDS, SagaHarness, SagaRun
-from infra.config import PACKAGE, STEPS
+from devtools.harness.faults import STEP_FAILURES, Fault
+from devtools.prerequisites import require
+from infra.config import REGION
+from {{ cookiecutter.package_name }} import saga
+
+if TYPE_CHECKING:
+    from devtools.harness.runs import SagaRun
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    steps = ", ".join(service.name for service in STEPS)
-    compensations = ", ".join(str(service.compensation) for service in STEPS if service.compensation) or "none"
+    steps = [step.name for step in saga.STEPS]
+    compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]
     parser = argparse.ArgumentParser(prog="local-run", description="Run one saga offline and trace it.")
     parser.add_argument(
         "--fail",
         action="append",
         default=[],
-        metavar="SERVICE:KIND",
-        help=f"make a step fail; services: {steps}; kinds: {', '.join(KINDS)} (repeatable)",
+        metavar="STEP:KIND",
+        help=f"make a step fail; steps: {', '.join(steps)}; kinds: {', '.join(STEP_FAILURES)} (repeatable)",
     )
     parser.add_argument(
         "--fail-compensation",
         action="append",
         default=[],
         metavar="NAME",
-        help=f"make a compensation fail on every attempt; compensations: {compensations} (repeatable)",
+        help=f"make a compensation fail on every attempt: {', '.join(compensations) or 'none'} (repeatable)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help="reproduce a behaviour of AWS: duplicate, retried-invocation:STEP, store-unavailable:STEP, "
+        "db-paused:SECONDS, integration:dynamodb|events|sqs (repeatable; see devtools/harness/faults.py)",
     )
     parser.add_argument("--input", type=Path, help='a JSON file with the input: {"saga_id": ..., "payload": {...}}')
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the trace")
     args = parser.parse_args(argv)
     args.failures = {}
     for failure in args.fail:
-        service, _, kind = failure.partition(":")
-        if service not in {service.name for service in STEPS} or kind not in KINDS:
-            parser.error(f"--fail {failure!r}: expected SERVICE:KIND with SERVICE in {steps} and KIND in {KINDS}")
-        args.failures[service] = kind
+        step, _, kind = failure.partition(":")
+        if step not in steps or kind not in STEP_FAILURES:
+            parser.error(f"--fail {failure!r}: expected STEP:KIND with STEP in {steps} and KIND in {STEP_FAILURES}")
+        args.failures[step] = kind
     for name in args.fail_compensation:
-        if name not in FUNCTIONS or FUNCTIONS[name].role != "compensation":
+        if name not in compensations:
             parser.error(f"--fail-compensation {name!r}: expected one of {compensations}")
+    try:
+        args.faults = [Fault.parse(fault, tuple(steps)) for fault in args.fault]
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
 @contextlib.contextmanager
 def quiet_handlers() -> Iterator[None]:
     """Keep the handlers' log lines and metrics, and moto's warnings, off stdout and stderr."""
+    from {{ cookiecutter.package_name }}.runtime.observability import logger  # noqa: PLC0415 - reads the environment
+
     logging.getLogger("moto").setLevel(logging.CRITICAL)
-    log_handler = importlib.import_module(f"{PACKAGE}.runtime.observability").logger.registered_handler
+    log_handler = logger.registered_handler
+    if not isinstance(log_handler, logging.StreamHandler):
+        raise TypeError("the Powertools logger no longer writes to a stream")
     previous = log_handler.setStream(io.StringIO())
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -75,54 +94,62 @@ def quiet_handlers() -> Iterator[None]:
         log_handler.setStream(previous)
 
 
-def summary(run: SagaRun, effects: Mapping[str, str | None]) -> dict[str, Any]:
-    """The report of one run: what ``--json`` prints, and what the trace ends with.
-
-    ``effects``: per service, the state of its row for this saga as read back from the
-    database (``DONE``, ``COMPENSATED``, or None when it wrote nothing).
-    """
-    return {
+def summary(run: "SagaRun") -> dict[str, Any]:
+    """The report of one run: what ``--json`` prints, and what the trace ends with."""
+    report = {
         "status": run.status,
         "error": run.error,
+        "outcome": run.record["status"] if run.record else None,
         "calls": run.calls,
         "events": run.event_types,
         "dlq_messages": len(run.dlq_messages),
         "state_transitions": run.state_transitions,
+        "waited_seconds": round(sum(run.retry_delays), 1),
         "consumer_deliveries": run.consumer_deliveries,
-        "effects": dict(effects),
+        "effects": run.effects,
     }
+    if run.duplicate is not None:
+        report["duplicate"] = {"status": run.duplicate.status, "output": run.duplicate.output}
+    return report
 
 
-def trace(run: SagaRun, effects: Mapping[str, str | None], out: TextIO) -> None:
-    """Each state entered, each handler call and retry, the events, the outcome."""
-    calls = iter(run.invocations)
-    delays = iter(run.retry_delays)
+def trace(run: "SagaRun", out: TextIO) -> None:
+    """Each state entered, each handler call and retry, the events, the effects, the outcome."""
+    calls, delays = iter(run.invocations), iter(run.retry_delays)
     print(f"saga {run.saga_id}", file=out)
     for event in run.history:
-        kind = event["type"]
         if "stateEnteredEventDetails" in event:
             print(f"  > {event['stateEnteredEventDetails']['name']}", file=out)
-        elif kind == "TaskScheduled" and event["taskScheduledEventDetails"]["resourceType"] == "lambda":
+        elif event["type"] == "TaskScheduled" and event["taskScheduledEventDetails"]["resourceType"] == "lambda":
             call = next(calls)
-            outcome = "ok" if call.outcome == "ok" else f"failed: {call.outcome}"
-            print(f"      {call.role} {call.function}: {outcome}", file=out)
-        elif kind == "TaskFailed" and _retried(run, event):
-            print(f"      retry in {next(delays):.2f} s (backoff with jitter; not waited for)", file=out)
+            print(
+                f"      {call.role} {call.function}: {'ok' if call.outcome == 'ok' else 'failed: ' + call.outcome}",
+                file=out,
+            )
+        elif event["type"] in ("TaskFailed", "TaskTimedOut") and _retried(run, event):
+            print(f"      retry in {next(delays):.2f} s (not waited for)", file=out)
     for event in run.events:
         print(f"  event {event['detail-type']}: {json.dumps(event['detail'])}", file=out)
     for consumer, detail_types in run.consumer_deliveries.items():
         print(f"  consumer {consumer} received: {', '.join(detail_types) or 'nothing'}", file=out)
-    for service, state in effects.items():
-        print(f"  {service} effect in the database: {state or 'none'}", file=out)
+    for step, state in run.effects.items():
+        print(f"  {step} effect in the database: {state or 'none'}", file=out)
     if run.dlq_messages:
         print(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state", file=out)
-    print(f"{run.status}{f' ({run.error})' if run.error else ''}, {run.state_transitions} state transitions", file=out)
+    if run.duplicate is not None:
+        print(f"  the duplicate execution ended {run.duplicate.status}: {json.dumps(run.duplicate.output)}", file=out)
+    outcome = f", saga {run.record['status']}" if run.record else ""
+    print(
+        f"{run.status}{f' ({run.error})' if run.error else ''}{outcome}, {run.state_transitions} state transitions",
+        file=out,
+    )
 
 
-def _retried(run: SagaRun, failed: Mapping[str, Any]) -> bool:
+def _retried(run: "SagaRun", failed: Mapping[str, Any]) -> bool:
     """Whether the state machine scheduled the same task again after this failure."""
-    following = [event for event in run.history if event["id"] > failed["id"]]
-    for event in following:
+    for event in run.history:
+        if event["id"] <= failed["id"]:
+            continue
         if event["type"] == "TaskScheduled":
             return True
         if event["type"].endswith("StateExited"):
@@ -132,6 +159,14 @@ def _retried(run: SagaRun, failed: Mapping[str, Any]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
+    require("local-run")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "local-run")
+    # The handlers read their environment when first imported: only now, with it set.
+    from devtools.harness.runner import SagaHarness  # noqa: PLC0415
+    from devtools.local_database import LocalDatabase  # noqa: PLC0415
+    from devtools.local_postgres import postgres_server  # noqa: PLC0415
+
     saga_input: Any = (
         json.loads(args.input.read_text(encoding="utf-8"))
         if args.input
@@ -139,14 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with postgres_server() as server, LocalDatabase(server.url) as database:
         database.migrate()
-        with quiet_handlers(), SagaHarness(DatabaseLedger(database)) as harness:
-            run = harness.run(saga_input, failures=args.failures, fail_compensations=set(args.fail_compensation))
-        states = database.effects(run.saga_id)
-    effects = {service.name: states[service.name] for service in STEPS}
+        with quiet_handlers(), SagaHarness(database) as harness:
+            run = harness.run(saga_input, args.failures, set(args.fail_compensation), args.faults)
     if args.json:
-        print(json.dumps(summary(run, effects)))
+        print(json.dumps(summary(run)))
     else:
-        trace(run, effects, sys.stdout)
+        trace(run, sys.stdout)
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devtools.local_postgres import as_server_user, free_port, private_folder
+from devtools.prerequisites import missing
 
 START_TIMEOUT_SECONDS = 10
 
@@ -38,6 +39,9 @@ class PgBouncer:
         # One descriptor per client and per server connection, plus its own files.
         self.open_files = max_clients + pool_size + 64
         config = self.folder / "pgbouncer.ini"
+        # Since 1.21 pgbouncer keeps protocol-level prepared statements working across server
+        # connections, which RDS Proxy does not: turned off, it breaks on them as the proxy would.
+        prepared = "max_prepared_statements = 0\n" if version() >= (1, 21) else ""
         config.write_text(
             "[databases]\n"
             f"{self.database} = host={target.hostname} port={target.port or 5432} dbname={self.database}"
@@ -48,7 +52,7 @@ class PgBouncer:
             f"auth_file = {self.folder / 'users.txt'}\n"
             "pool_mode = transaction\n"
             f"max_client_conn = {max_clients}\nlisten_backlog = 4096\n"
-            f"logfile = {self.folder / 'pgbouncer.log'}\npidfile = {self.folder / 'pgbouncer.pid'}\n",
+            f"logfile = {self.folder / 'pgbouncer.log'}\npidfile = {self.folder / 'pgbouncer.pid'}\n{prepared}",
             encoding="utf-8",
         )
         (self.folder / "users.txt").write_text(f'"{self.user}" ""\n', encoding="utf-8")
@@ -59,7 +63,7 @@ class PgBouncer:
 
     def start(self) -> None:
         """Start (again), on the same port."""
-        command = [shutil.which("pgbouncer") or "/usr/sbin/pgbouncer", "-d", str(self.folder / "pgbouncer.ini")]
+        command = [executable(), "-d", str(self.folder / "pgbouncer.ini")]
         if os.geteuid() == 0:
             # runuser applies the login limits (often 1,024 open files): raise them for pgbouncer itself.
             command = as_server_user(["prlimit", f"--nofile={self.open_files}", *command])
@@ -102,6 +106,19 @@ class PgBouncer:
     def log(self) -> str:
         path: Path = self.folder / "pgbouncer.log"
         return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def executable() -> str:
+    found = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").is_file() else None)
+    if found is None:
+        raise RuntimeError(" ".join(missing("local-run")))
+    return found
+
+
+def version() -> tuple[int, ...]:
+    """pgbouncer's version, as ``pgbouncer -V`` prints it (``PgBouncer 1.18.0``)."""
+    printed = subprocess.run([executable(), "-V"], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    return tuple(int(part) for part in printed.split()[1].split(".")[:2])
 
 
 def _alive(pid: int) -> bool:

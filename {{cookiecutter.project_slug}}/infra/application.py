@@ -1,23 +1,23 @@
+{%- set saga = cookiecutter | saga_model -%}
 """The saga itself: its functions, the state machine, the consumers' subscriptions and the monitoring."""
-
-import importlib
 
 from aws_cdk import Duration, Environment, Stack, triggers
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import config, packaging
+from infra import packaging
+from infra.definition import saga_timing
 from infra.events import EventRoute
 from infra.monitoring import Monitoring
-from infra.queues import DeadLetterQueue
-from infra.saga import Saga
 from infra.service_function import ServiceFunction
+from infra.state_machine import SagaStateMachine
 from infra.stateful import StatefulStack
+from {{ saga.package_name }} import saga
+from {{ saga.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, SAGA_REQUESTED, function_construct_id
 
-# Lambda times out after this; the state machine gives each task a little longer, so a
-# slow invocation surfaces as the function's own timeout, with its logs.
-STEP_TIMEOUT = Duration.seconds(20)
+OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
 
 
 class ApplicationStack(Stack):
@@ -27,90 +27,92 @@ class ApplicationStack(Stack):
         super().__init__(scope, construct_id, env=env)
         self.stateful = stateful
         self.functions: dict[str, ServiceFunction] = {}
+        # By reference only: the queue's policy, in the stateful stack, already admits every rule of the bus.
+        self.delivery_dead_letters = sqs.Queue.from_queue_arn(
+            self, "DeliveryDeadLetters", stateful.delivery_dead_letters.queue_arn
+        )
+        # The state machine waits for each of them longer than this, init phase included.
+        step_timeout = Duration.seconds(saga_timing().function_timeout)
 
         task_functions: dict[str, lambda_.IFunction] = {}
-        for step in config.STEPS:
-            action = self._function(
-                f"{step.title}Function",
-                folder=("services", step.name),
-                handler="handle_action",
-                service_name=step.name,
-                description=f"the {step.name} step of the saga",
-                with_database=True,
-            )
-            task_functions[step.title] = action.function
-            if step.compensation and step.compensation_title:
-                compensation = self._function(
-                    f"{step.compensation_title}Function",
-                    folder=("services", step.name),
-                    handler="handle_compensation",
-                    service_name=step.name,
-                    description=f"{step.compensation}, the compensation of the {step.name} step",
+        for step in saga.STEPS:
+            for role, title in step.functions.items():
+                name = step.name if role == "action" else str(step.compensation)
+                task_functions[title] = self._function(
+                    function_construct_id(title),
+                    asset=packaging.step_asset(step.name),
+                    handler=f"{PACKAGE}.handlers.{role}",
+                    name=name,
+                    description=f"{name}, the {role} of the {step.name} step",
+                    environment={"SAGA_STEP": step.name},
                     with_database=True,
-                )
-                task_functions[step.compensation_title] = compensation.function
+                    timeout=step_timeout,
+                ).function
 
-        self.saga = Saga(
+        self.saga = SagaStateMachine(
             self,
             "Saga",
             functions=task_functions,
             status_table=stateful.status_table,
             event_bus=stateful.events.bus,
-            compensation_dead_letters=stateful.compensation_dead_letters,
+            dead_letters=stateful.saga_dead_letters,
         )
 
-        models = importlib.import_module(f"{config.PACKAGE}.runtime.models")
         self.subscriptions: dict[str, EventRoute] = {}
-        for name in config.CONSUMERS:
-            title = name.title().replace("_", "")
-            dead_letters = DeadLetterQueue(self, f"{title}DeadLetters")
-            consumer = self._function(
-                f"{title}Consumer",
-                folder=("consumers", name),
-                handler="handle",
-                service_name=name,
-                description=f"the {name} consumer of the saga's outcomes",
-                dead_letter_queue=dead_letters,
+        for consumer in saga.CONSUMERS:
+            function = self._function(
+                f"{consumer.title}Consumer",
+                asset=packaging.consumer_asset(consumer.name),
+                handler=f"{PACKAGE}.handlers.outcome",
+                name=consumer.name,
+                description=f"the {consumer.name} consumer of the saga's outcomes",
+                environment={"SAGA_CONSUMER": consumer.name},
+                asynchronous=True,
             )
-            detail_types = importlib.import_module(f"{config.PACKAGE}.consumers.{name}").DETAIL_TYPES
-            pattern = models.outcome_event_pattern(detail_types)
-            self.subscriptions[name] = EventRoute(
+            pattern = consumer.event_pattern
+            self.subscriptions[consumer.name] = EventRoute(
                 self,
-                f"{title}Subscription",
+                f"{consumer.title}Subscription",
                 bus=stateful.events.bus,
                 pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
-                function=consumer.function,
-                dead_letter_queue=dead_letters,
-                description=f"The outcome events the {name} consumer handles",
+                function=function.function,
+                dead_letter_queue=self.delivery_dead_letters,
+                description=f"The outcome events the {consumer.name} consumer receives",
             )
 
-        request_dead_letters = DeadLetterQueue(self, "SagaRequestDeadLetters")
         starter = self._function(
             "SagaStarter",
-            folder=("starter",),
-            handler="handle",
-            service_name="starter",
+            asset=packaging.starter_asset(),
+            handler=f"{PACKAGE}.starter.handle",
+            name="starter",
             description="the starter of sagas requested on the event bus",
+            environment={
+                "SAGA_STATE_MACHINE_ARN": self.saga.state_machine.state_machine_arn,
+                "SAGA_TABLE_NAME": stateful.status_table.table_name,
+            },
             with_idempotency=False,
-            environment={"SAGA_STATE_MACHINE_ARN": self.saga.state_machine.state_machine_arn},
-            dead_letter_queue=request_dead_letters,
+            asynchronous=True,
         )
         self.saga.state_machine.grant_start_execution(starter.function)
+        # Its claim on a saga id: a conditional put, and a read when another claim came first.
+        stateful.status_table.grant(starter.role, "dynamodb:PutItem", "dynamodb:GetItem")
         self.requests = EventRoute(
             self,
             "SagaRequests",
             bus=stateful.events.bus,
-            pattern=events.EventPattern(detail_type=[models.SAGA_REQUESTED]),
+            pattern=events.EventPattern(
+                source=events.Match.prefix(REQUEST_SOURCE_PREFIX), detail_type=[SAGA_REQUESTED]
+            ),
             function=starter.function,
-            dead_letter_queue=request_dead_letters,
-            description="Starts a saga for each SagaRequested event, whatever its source",
+            dead_letter_queue=self.delivery_dead_letters,
+            description=f"Starts a saga for each {SAGA_REQUESTED} event from a source under {REQUEST_SOURCE_PREFIX}",
         )
 
         migrations = self._function(
             "Migrations",
-            folder=(),
-            handler="database.migrate.handler",
-            service_name="migrations",
+            asset=packaging.migrations_asset(),
+            handler=f"{PACKAGE}.database.migrate.handler",
+            name="migrations",
             description="the database migrations, run at each deployment",
             with_database=True,
             with_idempotency=False,
@@ -130,11 +132,10 @@ class ApplicationStack(Stack):
             self,
             "Monitoring",
             state_machine=self.saga.state_machine,
-            compensation_dead_letters=stateful.compensation_dead_letters,
-            functions={name: function.function for name, function in self.functions.items()},
-            consumer_dead_letters={
-                **{name: subscription.dead_letter_queue for name, subscription in self.subscriptions.items()},
-                "saga_requests": request_dead_letters,
+            functions=self.functions,
+            dead_letter_queues={
+                "saga": stateful.saga_dead_letters,
+                "delivery": stateful.delivery_dead_letters,
             },
         )
 
@@ -142,24 +143,23 @@ class ApplicationStack(Stack):
         self,
         construct_id: str,
         *,
-        folder: tuple[str, ...],
+        asset: str,
         handler: str,
-        service_name: str,
+        name: str,
         description: str,
+        environment: dict[str, str] | None = None,
         with_database: bool = False,
         with_idempotency: bool = True,
-        environment: dict[str, str] | None = None,
-        timeout: Duration = STEP_TIMEOUT,
-        dead_letter_queue: DeadLetterQueue | None = None,
+        asynchronous: bool = False,
+        timeout: Duration = OTHER_FUNCTION_TIMEOUT,
     ) -> ServiceFunction:
         database = self.stateful.database
-        module = ".".join((config.PACKAGE, *folder, "handler")) if folder else config.PACKAGE
         function = ServiceFunction(
             self,
             construct_id,
-            handler=f"{module}.{handler}",
-            code=lambda_.Code.from_asset(str(packaging.function_asset(*folder, with_database=with_database))),
-            service_name=service_name,
+            handler=handler,
+            code=lambda_.Code.from_asset(asset),
+            service_name=name,
             description=description,
             environment={
                 **({"IDEMPOTENCY_TABLE_NAME": self.stateful.idempotency_table.table_name} if with_idempotency else {}),
@@ -168,7 +168,7 @@ class ApplicationStack(Stack):
             },
             network=database.network if with_database else None,
             timeout=timeout,
-            dead_letter_queue=dead_letter_queue,
+            dead_letter_queue=self.delivery_dead_letters if asynchronous else None,
         )
         if with_idempotency:
             # The four calls Powertools idempotency makes, nothing else.

@@ -1,8 +1,13 @@
-"""Alarms on what needs a person, and one dashboard of the saga's health."""
+"""Alarms on what needs a person, and one dashboard of the saga's health.
+
+A person is needed when an execution fails (a compensation failed, a status record or an event
+could not be written), times out or is aborted, when a message waits in a dead-letter queue, and
+when a function crashes or is throttled. A business rejection is not one of those: it ends the
+saga ``FAILED`` in an execution that succeeds, and shows in the ``Rejected`` metric, not in an alarm.
+"""
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -10,6 +15,9 @@ from aws_cdk.aws_cloudwatch_actions import SnsAction
 from constructs import Construct
 
 from infra import config
+from infra.service_function import ServiceFunction
+
+FIVE_MINUTES = Duration.minutes(5)
 
 
 class Monitoring(Construct):
@@ -21,37 +29,32 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         state_machine: sfn.StateMachine,
-        compensation_dead_letters: sqs.IQueue | None,
-        functions: dict[str, lambda_.IFunction],
-        consumer_dead_letters: dict[str, sqs.IQueue],
+        functions: dict[str, ServiceFunction],
+        dead_letter_queues: dict[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", display_name=f"{config.PROJECT} saga alarms", enforce_ssl=True)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        five_minutes = Duration.minutes(5)
-        self._alarm(
-            "FailedExecutions",
-            state_machine.metric_failed(period=five_minutes, statistic="Sum"),
-            "Saga executions failed (compensated or not) in the last 5 minutes",
-        )
-        if compensation_dead_letters is not None:
+        for alarm_id, metric, what in (
+            ("ExecutionsFailed", state_machine.metric_failed, "failed: a compensation, a record or an event"),
+            ("ExecutionsTimedOut", state_machine.metric_timed_out, "timed out"),
+            ("ExecutionsAborted", state_machine.metric_aborted, "were aborted"),
+        ):
+            self._alarm(alarm_id, metric(period=FIVE_MINUTES, statistic="Sum"), f"Saga executions {what}")
+        for name, queue in dead_letter_queues.items():
             self._alarm(
-                "CompensationDeadLetters",
-                compensation_dead_letters.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(1), statistic="Maximum"
-                ),
-                "A compensation failed: the saga's whole state is in the compensation dead-letter queue",
-            )
-        for name, queue in consumer_dead_letters.items():
-            self._alarm(
-                f"{name.title().replace('_', '')}DeadLetters",
+                f"{name.title()}DeadLetters",
                 queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
-                f"Outcome events the {name} consumer could not handle",
+                f"A message waits in the {name} dead-letter queue",
             )
-        for name, function in functions.items():
-            self._alarm(f"{name}Errors", function.metric_errors(period=five_minutes), f"{name} raised errors")
-            self._alarm(f"{name}Throttles", function.metric_throttles(period=five_minutes), f"{name} was throttled")
+        for function_id, function in functions.items():
+            self._alarm(f"{function_id}Crashes", crashes(function), f"{function.service_name} crashed or timed out")
+            self._alarm(
+                f"{function_id}Throttles",
+                function.function.metric_throttles(period=FIVE_MINUTES),
+                f"{function.service_name} was throttled",
+            )
 
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=config.PROJECT, default_interval=Duration.hours(6)
@@ -60,40 +63,41 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Executions",
                 left=[
-                    state_machine.metric_started(period=five_minutes),
-                    state_machine.metric_succeeded(period=five_minutes),
-                    state_machine.metric_failed(period=five_minutes),
+                    state_machine.metric_started(period=FIVE_MINUTES),
+                    state_machine.metric_succeeded(period=FIVE_MINUTES),
+                    state_machine.metric_failed(period=FIVE_MINUTES),
                 ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Execution time (p50, p99)",
                 left=[
-                    state_machine.metric_time(period=five_minutes, statistic="p50"),
-                    state_machine.metric_time(period=five_minutes, statistic="p99"),
+                    state_machine.metric_time(period=FIVE_MINUTES, statistic="p50"),
+                    state_machine.metric_time(period=FIVE_MINUTES, statistic="p99"),
                 ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Function errors",
-                left=[function.metric_errors(period=five_minutes, label=name) for name, function in functions.items()],
+                title="Rejections (business answers, not errors)",
+                left=[handler_metric(function, "Rejected") for function in functions.values()],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Function duration p99",
                 left=[
-                    function.metric_duration(period=five_minutes, statistic="p99", label=name)
-                    for name, function in functions.items()
+                    function.function.metric_duration(period=FIVE_MINUTES, statistic="p99", label=function.service_name)
+                    for function in functions.values()
                 ],
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
         )
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.Metric, description: str) -> None:
-        alarm = metric.create_alarm(
+    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> None:
+        alarm = cloudwatch.Alarm(
             self,
             construct_id,
+            metric=metric,
             alarm_description=description,
             threshold=1,
             evaluation_periods=1,
@@ -102,3 +106,28 @@ class Monitoring(Construct):
         )
         alarm.add_alarm_action(SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def handler_metric(function: ServiceFunction, name: str) -> cloudwatch.Metric:
+    """A metric the function's handler publishes (Powertools metrics, dimension ``service``)."""
+    return cloudwatch.Metric(
+        namespace=config.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": function.service_name},
+        period=FIVE_MINUTES,
+        statistic="Sum",
+        label=function.service_name,
+    )
+
+
+def crashes(function: ServiceFunction) -> cloudwatch.MathExpression:
+    """The function's errors that are neither retried nor a business answer: crashes, timeouts, bad input."""
+    return cloudwatch.MathExpression(
+        expression="errors - FILL(expected, 0)",
+        using_metrics={
+            "errors": function.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            "expected": handler_metric(function, "ExpectedFailures"),
+        },
+        period=FIVE_MINUTES,
+        label=f"{function.service_name} crashes",
+    )

@@ -17,23 +17,24 @@ import tomllib
 from pathlib import Path
 
 from infra import config
+from {{ cookiecutter.package_name }}.naming import PACKAGE
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "src" / config.PACKAGE
+SOURCE = ROOT / "src" / PACKAGE
 BUILD = ROOT / "build" / "lambda"
 # Several projects (or CI jobs) can share one download folder through LAMBDA_WHEELHOUSE.
 WHEELHOUSE = Path(os.environ.get("LAMBDA_WHEELHOUSE", ROOT / "build" / "wheelhouse"))
 PROVIDED_IN_LAMBDA = {"aws-lambda-powertools", "boto3", "pydantic"}
-# Shared by every function: the package marker and the runtime. Functions that use the
-# database also get the database layer, its migrations and the vendored dependencies.
-SHARED = ("__init__.py", "runtime")
+# Shared by every function: the package marker, the saga's shape and names, the entry points and
+# the runtime. Functions that use the database also get the database layer, its migrations and
+# the vendored dependencies.
+SHARED = ("__init__.py", "naming.py", "saga.py", "handlers.py", "runtime")
 DATABASE = "database"
 # The Python 3.12 and 3.13 runtimes run on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit.
 PLATFORMS = {
     "arm64": ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
     "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
 }
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def pip_platform_arguments() -> list[str]:
@@ -74,34 +75,66 @@ def dependencies() -> Path | None:
     digest = hashlib.sha256("\n".join([*requirements, *pip_platform_arguments()]).encode()).hexdigest()[:16]
     target = BUILD / f"dependencies-{digest}"
     if not target.is_dir():
-        staging = target.with_suffix(".partial")
+        staging = target.with_suffix(f".{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-compile"]
         command += ["--find-links", str(WHEELHOUSE), "--target", str(staging), *pip_platform_arguments()]
         subprocess.run([*command, *requirements], check=True)  # noqa: S603
         for metadata in staging.glob("*.dist-info"):
             shutil.rmtree(metadata)
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except OSError:  # another process installed them first
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def function_asset(*folder: str, with_database: bool = False) -> Path:
-    """A folder with what one function imports: the shared code plus ``src/<package>/<folder...>``."""
-    asset = BUILD / ("-".join(folder) or DATABASE)
-    shutil.rmtree(asset, ignore_errors=True)
-    package = asset / config.PACKAGE
-    package.mkdir(parents=True)
-    for shared in (*SHARED, DATABASE) if with_database else SHARED:
-        source = SOURCE / shared
-        if source.is_dir():
-            shutil.copytree(source, package / shared, ignore=IGNORED)
-        elif source.is_file():
-            shutil.copy2(source, package / shared)
-    if folder:
-        shutil.copytree(SOURCE.joinpath(*folder), package.joinpath(*folder), ignore=IGNORED)
-    vendored = dependencies() if with_database else None
+def step_asset(step: str) -> str:
+    """What a step's action and compensation import: the shared code, its module and the database layer."""
+    return str(_asset(f"step-{step}", "services/__init__.py", f"services/{step}.py", DATABASE, with_dependencies=True))
+
+
+def consumer_asset(consumer: str) -> str:
+    return str(_asset(f"consumer-{consumer}", "consumers/__init__.py", f"consumers/{consumer}.py"))
+
+
+def starter_asset() -> str:
+    return str(_asset("starter", "starter.py"))
+
+
+def migrations_asset() -> str:
+    return str(_asset("migrations", DATABASE, with_dependencies=True))
+
+
+def _asset(name: str, *own: str, with_dependencies: bool = False) -> Path:
+    """A folder with the shared code, the package's files and folders ``own``, and the vendored dependencies.
+
+    Named after its content, so that an unchanged function keeps its folder, and two synthesizing
+    processes never write into the same one.
+    """
+    sources = sorted(
+        (path.relative_to(SOURCE).as_posix(), path)
+        for relative in (*SHARED, *own)
+        for path in ([SOURCE / relative] if (SOURCE / relative).is_file() else (SOURCE / relative).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+    vendored = dependencies() if with_dependencies else None
+    digest = hashlib.sha256(str(vendored).encode())
+    for relative, path in sources:
+        digest.update(relative.encode() + b"\0" + path.read_bytes())
+    asset = BUILD / f"{name}-{digest.hexdigest()[:16]}"
+    if asset.is_dir():
+        return asset
+    staging = BUILD / f".{asset.name}.{os.getpid()}"
+    for relative, path in sources:
+        (staging / PACKAGE / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, staging / PACKAGE / relative)
     if vendored is not None:
-        shutil.copytree(vendored, asset, dirs_exist_ok=True)
+        shutil.copytree(vendored, staging, dirs_exist_ok=True)
+    try:
+        staging.rename(asset)
+    except OSError:  # another process built the same asset first
+        shutil.rmtree(staging, ignore_errors=True)
     return asset
 
 

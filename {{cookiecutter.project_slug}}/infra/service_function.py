@@ -112,4 +112,5 @@ class ServiceFunction(Construct):
             on_failure=lambda_destinations.SqsDestination(dead_letter_queue) if dead_letter_queue else None,
             retry_attempts=2 if dead_letter_queue else None,
         )
+        self.service_name = service_name
         self.invoked_asynchronously = dead_letter_queue is not None

@@ -1,31 +1,32 @@
-"""Shared fixtures: an offline AWS (moto), a Lambda context, and the structured output of a handler."""
+"""Shared fixtures: an offline AWS (moto), a real PostgreSQL, a Lambda context, and the handlers' output."""
 
 import io
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-# Set before any handler module is imported: they read these at import time, like Lambda does.
-os.environ.update(
-    AWS_DEFAULT_REGION="{{ cookiecutter | saga_model | attr('aws_region') }}",
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    IDEMPOTENCY_TABLE_NAME="idempotency",
-    POWERTOOLS_SERVICE_NAME="{{ cookiecutter.project_slug }}",
-    POWERTOOLS_TRACE_DISABLED="true",
-)
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from devtools.local_database import LocalDatabase
-from devtools.local_postgres import postgres_server
-from {{ cookiecutter.package_name }}.runtime.observability import logger
+from devtools.harness.account import IDEMPOTENCY_TABLE, LAMBDA_ENVIRONMENT, LambdaContext
+from devtools.prerequisites import missing
+from infra.config import PROJECT, REGION
+
+if TYPE_CHECKING:
+    from devtools.local_database import LocalDatabase
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Lambda's environment, before any handler module is imported: they read it when imported, as in Lambda."""
+    os.environ.update({**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_SERVICE_NAME": PROJECT})
+    # Node 20 still synthesizes correctly; keep jsii's end-of-life banner out of the test output.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    if not hasattr(config, "workerinput") and (absent := missing("test")):
+        raise pytest.UsageError("\n".join(absent))
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def aws(dynamodb: Any) -> Iterator[None]:
     """A fresh offline AWS account per test, with the idempotency table the handlers use."""
     with mock_aws():
         dynamodb.create_table(
-            TableName=os.environ["IDEMPOTENCY_TABLE_NAME"],
+            TableName=IDEMPOTENCY_TABLE,
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
@@ -48,11 +49,15 @@ def aws(dynamodb: Any) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def database_server() -> Iterator[LocalDatabase]:
+def database_server() -> Iterator["LocalDatabase"]:
     """A real PostgreSQL with the migrations applied, reached the way the deployed functions reach Aurora.
 
     One database per test worker: a throwaway server, or the one ``SAGA_DATABASE_URL`` names.
     """
+    # Imported here: the database layer imports the handlers' runtime, which reads the environment.
+    from devtools.local_database import LocalDatabase  # noqa: PLC0415
+    from devtools.local_postgres import postgres_server  # noqa: PLC0415
+
     name = f"saga_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     with postgres_server() as server:
         with LocalDatabase(server.create_database(name)) as database:
@@ -62,27 +67,15 @@ def database_server() -> Iterator[LocalDatabase]:
 
 
 @pytest.fixture
-def database(database_server: LocalDatabase) -> LocalDatabase:
-    """The test database with every service table emptied."""
+def database(database_server: "LocalDatabase") -> "LocalDatabase":
+    """The test database with every step's table emptied."""
     database_server.reset()
     return database_server
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "saga-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:saga-function"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LambdaContext:
+    return LambdaContext(function_name="saga-function", region=REGION)
 
 
 @dataclass
@@ -104,8 +97,10 @@ class HandlerOutput:
 
 
 @pytest.fixture
-def handler_output(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+def handler_output(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], HandlerOutput]]:
     """Call it after invoking a handler: returns the JSON log lines and metric blobs written so far."""
+    from {{ cookiecutter.package_name }}.runtime.observability import logger  # noqa: PLC0415 - after pytest_configure
+
     # The logger keeps the stream it was created with; metrics print to the current stdout.
     log_stream = io.StringIO()
     handler = logger.registered_handler

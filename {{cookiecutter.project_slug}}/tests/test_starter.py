@@ -6,29 +6,34 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.harness.account import SAGA_TABLE
+from {{ cookiecutter.package_name }} import starter
+from {{ cookiecutter.package_name }}.naming import REQUEST_SOURCE_PREFIX, SAGA_REQUESTED
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
-from {{ cookiecutter.package_name }}.runtime.models import SAGA_REQUESTED
-from {{ cookiecutter.package_name }}.starter import handler
 
 
-@pytest.fixture
-def state_machine_arn(monkeypatch: pytest.MonkeyPatch) -> str:
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName="saga", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+@pytest.fixture(params=["STANDARD", "EXPRESS"])
+def state_machine_arn(request: pytest.FixtureRequest, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    dynamodb.create_table(
+        TableName=SAGA_TABLE,
+        KeySchema=[{"AttributeName": "saga_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "saga_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    arn = boto3.client("stepfunctions").create_state_machine(name="saga", definition=definition, roleArn=role)[
-        "stateMachineArn"
-    ]
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="saga", definition=definition, roleArn="arn:aws:iam::123456789012:role/saga", type=request.param
+    )["stateMachineArn"]
     monkeypatch.setenv("SAGA_STATE_MACHINE_ARN", arn)
     return str(arn)
 
 
-def requested(detail: dict[str, Any]) -> dict[str, Any]:
+def requested(detail: Any) -> dict[str, Any]:
     return {
         "version": "0",
         "id": "0d079340-135a-c8c6-95c2-41fb8f496c53",
         "detail-type": SAGA_REQUESTED,
-        "source": "orders.api",
+        "source": f"{REQUEST_SOURCE_PREFIX}api",
         "account": "123456789012",
         "time": "2026-01-01T00:00:00Z",
         "region": "us-east-1",
@@ -37,29 +42,51 @@ def requested(detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_a_request_starts_one_execution_named_after_the_saga(state_machine_arn: str, lambda_context: Any) -> None:
-    result = handler.handle(requested({"saga_id": "order-42", "payload": {"total": 3}}), lambda_context)
+def executions(arn: str) -> list[str]:
+    return [
+        execution["name"]
+        for execution in boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    ]
+
+
+def status(dynamodb: Any, saga_id: str) -> str:
+    return str(dynamodb.get_item(TableName=SAGA_TABLE, Key={"saga_id": {"S": saga_id}})["Item"]["status"]["S"])
+
+
+def test_a_request_claims_the_saga_id_and_starts_one_execution_named_after_it(
+    state_machine_arn: str, lambda_context: Any, dynamodb: Any
+) -> None:
+    result = starter.handle(requested({"saga_id": "order-42", "payload": {"total": 3}}), lambda_context)
     assert result["started"] is True
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)["executions"]
-    assert [execution["name"] for execution in executions] == ["order-42"]
+    assert executions(state_machine_arn) == ["order-42"]
     described = boto3.client("stepfunctions").describe_execution(executionArn=result["execution_arn"])
     assert json.loads(described["input"]) == {"saga_id": "order-42", "payload": {"total": 3}}
+    assert status(dynamodb, "order-42") == "REQUESTED"
 
 
-def test_a_redelivered_request_starts_nothing_more(state_machine_arn: str, lambda_context: Any) -> None:
-    event = requested({"saga_id": "order-42", "payload": {"total": 3}})
-    handler.handle(event, lambda_context)
-    again = handler.handle(requested({"saga_id": "order-42", "payload": {"total": 4}}), lambda_context)
-    assert again == {"saga_id": "order-42", "started": False}
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)["executions"]
-    assert len(executions) == 1
-
-
-@pytest.mark.parametrize("detail", [{}, {"saga_id": "has spaces"}, {"saga_id": "x", "payload": [], "extra": 1}])
-def test_a_malformed_request_starts_nothing(
-    state_machine_arn: str, lambda_context: Any, detail: dict[str, Any]
+def test_a_request_for_a_saga_already_running_starts_nothing(
+    state_machine_arn: str, lambda_context: Any, dynamodb: Any
 ) -> None:
+    starter.handle(requested({"saga_id": "order-42", "payload": {}}), lambda_context)
+    # The execution records its start; from then on the saga id is taken, in both workflow types.
+    dynamodb.put_item(TableName=SAGA_TABLE, Item={"saga_id": {"S": "order-42"}, "status": {"S": "STARTED"}})
+    again = starter.handle(requested({"saga_id": "order-42", "payload": {"total": 4}}), lambda_context)
+    assert again == {"saga_id": "order-42", "started": False}
+    assert executions(state_machine_arn) == ["order-42"]
+
+
+def test_a_claim_never_followed_by_a_start_is_taken_over_by_the_next_delivery(
+    state_machine_arn: str, lambda_context: Any, dynamodb: Any
+) -> None:
+    dynamodb.put_item(TableName=SAGA_TABLE, Item={"saga_id": {"S": "order-7"}, "status": {"S": "REQUESTED"}})
+    assert starter.handle(requested({"saga_id": "order-7", "payload": {}}), lambda_context)["started"] is True
+    assert executions(state_machine_arn) == ["order-7"]
+
+
+@pytest.mark.parametrize(
+    "detail", [{}, {"saga_id": "has spaces"}, {"saga_id": "x", "payload": [], "extra": 1}, "not an object"]
+)
+def test_a_malformed_request_starts_nothing(state_machine_arn: str, lambda_context: Any, detail: Any) -> None:
     with pytest.raises(InvalidInput, match="invalid saga request"):
-        handler.handle(requested(detail), lambda_context)
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)["executions"]
-    assert executions == []
+        starter.handle(requested(detail), lambda_context)
+    assert executions(state_machine_arn) == []

@@ -2,17 +2,28 @@
 {%- set service = saga.services[0] -%}
 """The Data API access path, through the local emulation of ``rds-data`` running on a real PostgreSQL."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from devtools.data_api_emulator import APPLICATION_NAME, DataApiEmulator, DataApiError
+from devtools.data_api_emulator import APPLICATION_NAME, DataApiEmulator
 from devtools.local_database import CLUSTER_ARN, SECRET_ARN, LocalDatabase
 from devtools.local_postgres import free_port
-from {{ saga.package_name }}.database import DatabaseError, DatabaseUnavailable, data_api, execute, transaction
-from {{ saga.package_name }}.runtime.errors import TransientError
-from {{ saga.package_name }}.services.{{ service.name }} import handler, repository
+from {{ saga.package_name }} import handlers
+from {{ saga.package_name }}.database import (
+    DatabaseError,
+    DatabaseNotReady,
+    DatabaseUnavailable,
+    data_api,
+    execute,
+    transaction,
+)
+from {{ saga.package_name }}.database.effects import EffectTable
+
+effects = EffectTable("{{ service.name }}")
+INSERT = 'INSERT INTO "{{ service.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
 
 
 @pytest.fixture
@@ -40,42 +51,51 @@ def test_an_untyped_string_is_not_silently_cast_like_the_real_api(database: Loca
 def test_a_transaction_commits_whole_or_not_at_all(database: LocalDatabase) -> None:
     def write_then_fail() -> None:
         with transaction():
-            execute(repository.INSERT, {"saga_id": "half", "state": "DONE", "data": {}})
+            execute(INSERT, {"saga_id": "half", "state": "DONE", "data": {}})
             execute("INSERT INTO missing_table VALUES (1)")
 
     with pytest.raises(DatabaseError, match="missing_table"):
         write_then_fail()
-    assert repository.find("half") is None
+    assert effects.find("half") is None
     with transaction():
-        execute(repository.INSERT, {"saga_id": "whole", "state": "DONE", "data": {}})
+        execute(INSERT, {"saga_id": "whole", "state": "DONE", "data": {}})
     assert database.effects("whole")["{{ service.name }}"] == "DONE"
 
 
 def test_the_handlers_open_no_database_connection(database: LocalDatabase) -> None:
-    repository.record("saga-1", {})
+    effects.record("saga-1", {})
     assert set(database.server_connections()) <= {APPLICATION_NAME}
 
 
 def test_an_unreachable_database_is_a_clear_error(unreachable: None) -> None:
     with pytest.raises(DatabaseUnavailable, match="database unavailable"):
-        repository.record("saga-down", {})
+        effects.record("saga-down", {})
 
 
 def test_the_saga_sees_a_database_outage_as_a_crash(
     unreachable: None, database: LocalDatabase, lambda_context: Any
 ) -> None:
     with pytest.raises(DatabaseUnavailable) as raised:
-        handler.handle_action({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+        handlers.step("{{ service.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
     assert type(raised.value).__name__ == "DatabaseUnavailable"
     assert database.effects("saga-outage")["{{ service.name }}"] is None
 
 
-def test_a_cluster_resuming_from_auto_pause_is_retried(
-    database: LocalDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def resuming(request: dict[str, Any]) -> dict[str, Any]:
-        raise DataApiError("DatabaseResumingException", "The database is resuming")
-
-    monkeypatch.setattr(database.emulator, "execute_statement", resuming)
-    with pytest.raises(TransientError, match="resuming"):
-        execute("SELECT 1")
+@pytest.mark.parametrize("pause", [{"calls": 2}, {"seconds": 0.2}, {}], ids=["calls", "seconds", "until-resumed"])
+def test_a_paused_cluster_answers_resuming_until_it_has_resumed(database: LocalDatabase, pause: dict[str, Any]) -> None:
+    database.emulator.pause(**pause)
+    try:
+        with pytest.raises(DatabaseNotReady, match="resuming"):
+            execute("SELECT 1")
+        if not pause:
+            database.resume()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                assert execute("SELECT 1 AS one") == [{"one": 1}]
+                return
+            except DatabaseNotReady:
+                time.sleep(0.05)
+        raise AssertionError("the cluster never resumed")
+    finally:
+        database.resume()

@@ -7,16 +7,54 @@ from typing import Any
 import pytest
 
 from devtools.local_database import LocalDatabase
-from {{ saga.package_name }}.database import DatabaseError, execute, migrate
+from infra.timing import DATABASE_RESUME_SECONDS
+from {{ saga.package_name }}.database import DatabaseError, DatabaseNotReady, execute, migrate
+from {{ saga.package_name }}.saga import STEPS
 
-PACKAGE = Path(migrate.__file__).parents[1]
-SERVICES = sorted(path.parent.name for path in PACKAGE.glob("services/*/repository.py"))
+STEP_NAMES = sorted(step.name for step in STEPS)
 
 
-def test_every_service_has_its_table_and_the_migrations_are_recorded(database: LocalDatabase) -> None:
-    assert database.tables == sorted(SERVICES)
+def test_every_step_has_its_table_and_the_migrations_are_recorded(database: LocalDatabase) -> None:
+    assert database.tables == STEP_NAMES
     recorded = [row["name"] for row in execute("SELECT name FROM schema_migrations ORDER BY name")]
-    assert recorded == sorted(f"{name}/0001_create_{name}.sql" for name in SERVICES)
+    assert recorded == sorted(f"{name}/0001_create_{name}.sql" for name in STEP_NAMES)
+
+
+class Waits:
+    """Stands in for ``time.sleep``: adds up the waits, and resumes the database after ``resume_after`` seconds."""
+
+    def __init__(self, database: LocalDatabase, resume_after: float) -> None:
+        self.database, self.resume_after, self.total = database, resume_after, 0.0
+
+    def __call__(self, seconds: float) -> None:
+        self.total += seconds
+        if self.total >= self.resume_after:
+            self.database.resume()
+
+
+def test_a_deployment_waits_for_a_paused_database(database: LocalDatabase, tmp_path: Path) -> None:
+    (tmp_path / "late").mkdir()
+    (tmp_path / "late" / "0001_create_late.sql").write_text("CREATE TABLE late (id int);")
+    waits = Waits(database, resume_after=20)
+    database.pause()
+    try:
+        assert migrate.apply_when_ready(tmp_path, sleep=waits) == ["late/0001_create_late.sql"]
+    finally:
+        database.resume()
+        execute("DROP TABLE IF EXISTS late")
+        execute("DELETE FROM schema_migrations WHERE name LIKE :prefix", {"prefix": "late/%"})
+    assert waits.total >= 20
+
+
+def test_a_database_paused_longer_than_the_budget_fails_the_deployment_clearly(database: LocalDatabase) -> None:
+    waits = Waits(database, resume_after=float("inf"))
+    database.pause()
+    try:
+        with pytest.raises(DatabaseNotReady):
+            migrate.apply_when_ready(sleep=waits)
+    finally:
+        database.resume()
+    assert waits.total >= DATABASE_RESUME_SECONDS
 
 
 def test_running_again_applies_nothing(database: LocalDatabase, lambda_context: Any) -> None:

@@ -11,8 +11,12 @@ import pytest
 
 from devtools.local_database import LocalDatabase
 from devtools.pgbouncer import PgBouncer
-from {{ saga.package_name }}.database import DatabaseUnavailable, execute, rds_proxy, transaction
-from {{ saga.package_name }}.services.{{ service.name }} import handler, repository
+from {{ saga.package_name }} import handlers
+from {{ saga.package_name }}.database import DatabaseNotReady, DatabaseUnavailable, execute, rds_proxy, transaction
+from {{ saga.package_name }}.database.effects import EffectTable
+
+effects = EffectTable("{{ service.name }}")
+INSERT = 'INSERT INTO "{{ service.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
 
 
 @pytest.fixture
@@ -68,13 +72,13 @@ def test_statements_keep_working_when_the_pool_hands_out_another_server_connecti
     # psycopg prepares after 5 executions unless prepare_threshold is None.
     for round_number in range(3):
         for attempt in range(8):
-            repository.record(f"saga-{round_number}-{attempt}", {"n": attempt})
+            effects.record(f"saga-{round_number}-{attempt}", {"n": attempt})
         release, held = threading.Event(), threading.Event()
         other = threading.Thread(target=hold_a_server_connection, args=(proxy, release, held))
         other.start()
         held.wait(10)
         try:
-            assert repository.find(f"saga-{round_number}-0") is not None
+            assert effects.find(f"saga-{round_number}-0") is not None
         finally:
             release.set()
             other.join()
@@ -100,42 +104,42 @@ def test_the_stand_in_is_honest_automatic_prepared_statements_do_break_through_i
 def test_a_connection_the_proxy_dropped_while_idle_is_replaced_once(
     proxy: PgBouncer, token_requests: list[dict[str, Any]]
 ) -> None:
-    repository.record("saga-before", {})
+    effects.record("saga-before", {})
     proxy.kill()
     proxy.start()
-    effect = repository.record("saga-after", {})
+    effect = effects.record("saga-after", {})
     assert effect.state == "DONE"
     assert len(token_requests) == 2
 
 
-def test_an_unreachable_database_is_a_clear_error(proxy: PgBouncer) -> None:
-    repository.record("saga-before", {})
+def test_a_database_that_cannot_be_reached_is_not_ready_and_nothing_was_sent(proxy: PgBouncer) -> None:
+    effects.record("saga-before", {})
     proxy.kill()
-    with pytest.raises(DatabaseUnavailable, match="could not connect"):
-        repository.record("saga-down", {})
+    with pytest.raises(DatabaseNotReady, match="could not connect"):
+        effects.record("saga-down", {})
     proxy.start()
-    assert repository.find("saga-down") is None
+    assert effects.find("saga-down") is None
 
 
 def test_a_connection_lost_inside_a_transaction_writes_nothing(proxy: PgBouncer) -> None:
     def write_then_lose_the_connection() -> None:
         with transaction():
-            execute(repository.INSERT, {"saga_id": "half", "state": "DONE", "data": {}})
+            execute(INSERT, {"saga_id": "half", "state": "DONE", "data": {}})
             proxy.kill()
             execute("SELECT 1")
 
     with pytest.raises(DatabaseUnavailable, match="rolled back"):
         write_then_lose_the_connection()
     proxy.start()
-    assert repository.find("half") is None
+    assert effects.find("half") is None
 
 
-def test_the_saga_sees_a_database_outage_as_a_crash(
+def test_the_saga_waits_for_a_database_it_cannot_connect_to(
     proxy: PgBouncer, database: LocalDatabase, lambda_context: Any
 ) -> None:
     proxy.kill()
-    with pytest.raises(DatabaseUnavailable) as raised:
-        handler.handle_action({"saga_id": "saga-outage", "payload": {}}, lambda_context)
-    assert type(raised.value).__name__ == "DatabaseUnavailable"
+    with pytest.raises(DatabaseNotReady) as raised:
+        handlers.step("{{ service.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+    assert type(raised.value).__name__ == "DatabaseNotReady"
     proxy.start()
     assert database.effects("saga-outage")["{{ service.name }}"] is None

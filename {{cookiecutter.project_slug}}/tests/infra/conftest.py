@@ -1,12 +1,7 @@
 """One synthesis of the whole app per test session, shared by the infrastructure tests."""
 
-import os
 from dataclasses import dataclass
 from typing import Any
-
-# Node 20 still synthesizes correctly; keep jsii's end-of-life banner out of the test output.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 import pytest
 from aws_cdk import App, Stack

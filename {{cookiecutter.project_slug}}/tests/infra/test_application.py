@@ -1,6 +1,5 @@
 """The synthesized templates: what each resource is configured with, and that reviews pass."""
 
-import importlib
 import json
 import re
 from typing import Any
@@ -15,8 +14,11 @@ from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 from app import build_app
 from infra import config
 from infra.acknowledgements import findings_accepted_for
-from infra.saga import DEFINITION
+from infra.definition import DEFINITION_FILE, saga_timing
+from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
+from {{ cookiecutter.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, function_placeholder
+from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
 
 RUNTIME = f"python{config.PYTHON_VERSION}"
 
@@ -30,27 +32,39 @@ def project_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         name: body
         for name, body in resources(template, "AWS::Lambda::Function").items()
-        if body["Properties"].get("Handler", "").startswith(f"{config.PACKAGE}.")
+        if body["Properties"].get("Handler", "").startswith(f"{PACKAGE}.")
     }
 
 
-def function_named(template: dict[str, Any], handler: str) -> str:
-    (name,) = [name for name, body in project_functions(template).items() if body["Properties"]["Handler"] == handler]
+def function_named(template: dict[str, Any], handler: str, **environment: str) -> str:
+    """The logical id of the project's function with this handler and these environment variables."""
+    (name,) = [
+        name
+        for name, body in project_functions(template).items()
+        if body["Properties"]["Handler"] == handler
+        and environment.items() <= body["Properties"]["Environment"]["Variables"].items()
+    ]
     return name
 
 
 def test_every_function_is_built_the_same_way(synthesized: Synthesized) -> None:
     template = synthesized.json(synthesized.application)
     functions = project_functions(template)
-    expected = {f"{config.PACKAGE}.services.{step.name}.handler.handle_action" for step in config.STEPS}
-    expected |= {
-        f"{config.PACKAGE}.services.{step.name}.handler.handle_compensation"
-        for step in config.STEPS
-        if step.compensation
-    }
-    expected |= {f"{config.PACKAGE}.consumers.{name}.handler.handle" for name in config.CONSUMERS}
-    expected |= {f"{config.PACKAGE}.starter.handler.handle", f"{config.PACKAGE}.database.migrate.handler"}
-    assert {body["Properties"]["Handler"] for body in functions.values()} == expected
+    expected = [("action", step.name) for step in STEPS] + [
+        ("compensation", step.name) for step in STEPS if step.compensation
+    ]
+    assert sorted(
+        (body["Properties"]["Handler"].rsplit(".", 1)[1], body["Properties"]["Environment"]["Variables"]["SAGA_STEP"])
+        for body in functions.values()
+        if "SAGA_STEP" in body["Properties"]["Environment"]["Variables"]
+    ) == sorted(expected)
+    consumers = [
+        body["Properties"]["Environment"]["Variables"].get("SAGA_CONSUMER")
+        for body in functions.values()
+        if body["Properties"]["Handler"] == f"{PACKAGE}.handlers.outcome"
+    ]
+    assert sorted(consumers) == sorted(consumer.name for consumer in CONSUMERS)
+    assert len(functions) == len(expected) + len(CONSUMERS) + 2  # the starter and the migrations
     for body in functions.values():
         properties = body["Properties"]
         assert properties["Runtime"] == RUNTIME
@@ -77,22 +91,17 @@ def test_every_placeholder_of_the_definition_is_filled_with_its_resource(synthes
     template = synthesized.json(synthesized.application)
     ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
-    assert set(substitutions) == set(re.findall(r"\$\{(\w+)\}", DEFINITION.read_text()))
-    for step in config.STEPS:
-        action = function_named(template, f"{config.PACKAGE}.services.{step.name}.handler.handle_action")
-        assert substitutions[f"{step.title}FunctionArn"] == {"Fn::GetAtt": [action, "Arn"]}
-        if step.compensation:
-            undo = function_named(template, f"{config.PACKAGE}.services.{step.name}.handler.handle_compensation")
-            assert substitutions[f"{step.compensation_title}FunctionArn"] == {"Fn::GetAtt": [undo, "Arn"]}
+    assert set(substitutions) == set(re.findall(r"\$\{(\w+)\}", DEFINITION_FILE.read_text()))
+    for step in STEPS:
+        for role, title in step.functions.items():
+            function = function_named(template, f"{PACKAGE}.handlers.{role}", SAGA_STEP=step.name)
+            assert substitutions[function_placeholder(title)] == {"Fn::GetAtt": [function, "Arn"]}
     stateful = synthesized.stateful
     for placeholder, construct in (
-        ("SagaTableName", synthesized.stateful.status_table),  # type: ignore[attr-defined]
-        ("EventBusName", synthesized.stateful.events.bus),  # type: ignore[attr-defined]
-        ("CompensationDlqUrl", synthesized.stateful.compensation_dead_letters),  # type: ignore[attr-defined]
+        ("SagaTableName", stateful.status_table),  # type: ignore[attr-defined]
+        ("EventBusName", stateful.events.bus),  # type: ignore[attr-defined]
+        ("DeadLetterQueueUrl", stateful.saga_dead_letters),  # type: ignore[attr-defined]
     ):
-        if construct is None:  # a saga without compensations has no compensation dead-letter queue
-            assert placeholder not in substitutions
-            continue
         logical_id = stateful.get_logical_id(construct.node.default_child)
         assert logical_id in json.dumps(substitutions[placeholder]), placeholder
 
@@ -101,28 +110,25 @@ def test_the_state_machine_logs_every_event_without_execution_data_and_is_traced
     template = synthesized.json(synthesized.application)
     ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
     properties = machine["Properties"]
-    assert properties["StateMachineType"] == config.WORKFLOW_TYPE
+    assert properties["StateMachineType"] == WORKFLOW_TYPE
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
     assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
     assert properties["TracingConfiguration"] == {"Enabled": True}
 
 
-@pytest.mark.parametrize("consumer", config.CONSUMERS)
+@pytest.mark.parametrize("consumer", CONSUMERS, ids=lambda consumer: consumer.name)
 def test_each_consumer_gets_its_outcomes_with_retries_and_a_dead_letter_queue(
-    synthesized: Synthesized, consumer: str
+    synthesized: Synthesized, consumer: Any
 ) -> None:
     template = synthesized.json(synthesized.application)
-    detail_types = importlib.import_module(f"{config.PACKAGE}.consumers.{consumer}").DETAIL_TYPES
-    models = importlib.import_module(f"{config.PACKAGE}.runtime.models")
-    function = function_named(template, f"{config.PACKAGE}.consumers.{consumer}.handler.handle")
-    rules = [
+    function = function_named(template, f"{PACKAGE}.handlers.outcome", SAGA_CONSUMER=consumer.name)
+    (rule,) = [
         rule
         for rule in resources(template, "AWS::Events::Rule").values()
         if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
     ]
-    assert len(rules) == 1
-    assert rules[0]["Properties"]["EventPattern"] == models.outcome_event_pattern(detail_types)
-    target = rules[0]["Properties"]["Targets"][0]
+    assert rule["Properties"]["EventPattern"] == consumer.event_pattern
+    target = rule["Properties"]["Targets"][0]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert "Arn" in target["DeadLetterConfig"]
     (invoke_config,) = [
@@ -130,33 +136,45 @@ def test_each_consumer_gets_its_outcomes_with_retries_and_a_dead_letter_queue(
         for body in resources(template, "AWS::Lambda::EventInvokeConfig").values()
         if body["Properties"]["FunctionName"] == {"Ref": function}
     ]
-    assert (
-        invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
-        == target["DeadLetterConfig"]["Arn"]
+    assert json.dumps(invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]) == json.dumps(
+        target["DeadLetterConfig"]["Arn"]
     )
 
 
-def test_saga_requested_events_reach_the_starter(synthesized: Synthesized) -> None:
+def test_saga_requested_events_from_the_projects_own_sources_reach_the_starter(synthesized: Synthesized) -> None:
     template = synthesized.json(synthesized.application)
-    starter = function_named(template, f"{config.PACKAGE}.starter.handler.handle")
+    starter = function_named(template, f"{PACKAGE}.starter.handle")
     (rule,) = [
         rule
         for rule in resources(template, "AWS::Events::Rule").values()
-        if rule["Properties"]["EventPattern"] == {"detail-type": ["SagaRequested"]}
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [starter, "Arn"]}
     ]
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [starter, "Arn"]}
+    assert rule["Properties"]["EventPattern"] == {
+        "source": [{"prefix": REQUEST_SOURCE_PREFIX}],
+        "detail-type": ["SagaRequested"],
+    }
 
 
-def test_alarms_cover_failed_sagas_dead_letters_and_every_function(synthesized: Synthesized) -> None:
+def test_alarms_wake_people_for_failures_timeouts_aborts_dead_letters_and_crashes(synthesized: Synthesized) -> None:
     template = synthesized.json(synthesized.application)
     alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
-    metrics = [(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms]
+    metrics = [(alarm["Properties"].get("Namespace"), alarm["Properties"].get("MetricName")) for alarm in alarms]
+    for execution_metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
+        assert metrics.count(("AWS/States", execution_metric)) == 1
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 2
     functions = len(project_functions(template))
-    assert metrics.count(("AWS/States", "ExecutionsFailed")) == 1
-    queues = len(config.CONSUMERS) + 1 + (1 if config.COMPENSATED else 0)
-    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == queues
-    assert metrics.count(("AWS/Lambda", "Errors")) == functions
     assert metrics.count(("AWS/Lambda", "Throttles")) == functions
+    # A crash is a Lambda error the handler did not count as expected (a rejection, a retried failure).
+    crashes = [alarm["Properties"]["Metrics"] for alarm in alarms if "Metrics" in alarm["Properties"]]
+    assert len(crashes) == functions
+    for expression in crashes:
+        used = {query["Id"]: query.get("MetricStat", {}).get("Metric", {}) for query in expression}
+        assert used["errors"]["MetricName"] == "Errors"
+        assert (used["expected"]["Namespace"], used["expected"]["MetricName"]) == (
+            config.METRICS_NAMESPACE,
+            "ExpectedFailures",
+        )
+    assert metrics.count(("AWS/Lambda", "Errors")) == 0, "rejections are metrics, not alarms"
     assert all(alarm["Properties"]["AlarmActions"] for alarm in alarms)
     assert len(resources(template, "AWS::CloudWatch::Dashboard")) == 1
 
@@ -199,6 +217,7 @@ def test_stateful_resources_are_kept_encrypted_and_recoverable(synthesized: Synt
     template = synthesized.json(synthesized.stateful)
     tables = resources(template, "AWS::DynamoDB::Table")
     assert len(tables) == 2
+    assert len(resources(template, "AWS::SQS::Queue")) == 2
     for table in tables.values():
         assert table["DeletionPolicy"] == "Retain"
         assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
@@ -259,21 +278,14 @@ def test_a_finding_that_is_not_acknowledged_fails_the_synthesis() -> None:
     assert "UnencryptedQueueWithoutTls" in str(failed.value)
 
 
-def test_every_lambda_task_waits_longer_than_its_function_runs(synthesized: Synthesized) -> None:
-    """A function that times out must report its own timeout, with its logs, before the task gives up on it."""
+def test_every_lambda_task_waits_longer_than_its_function_runs_with_its_init_phase(synthesized: Synthesized) -> None:
+    """A compensation must never start beside a step that still runs: the task outlasts its function."""
     template = synthesized.json(synthesized.application)
-    timeouts = {
-        name: body["Properties"]["Timeout"]
-        for name, body in project_functions(template).items()
-        if "Timeout" in body["Properties"]
-    }
-    states = json.loads(DEFINITION.read_text())["States"]
-    lambda_tasks = [state for state in states.values() if state.get("Resource") == "arn:aws:states:::lambda:invoke"]
-    assert lambda_tasks
-    for state in lambda_tasks:
-        placeholder = state["Parameters"]["FunctionName"].strip("${}").removesuffix("FunctionArn")
-        step = next((step for step in config.STEPS if placeholder in (step.title, step.compensation_title)), None)
-        assert step is not None, placeholder
-        handler = "handle_action" if placeholder == step.title else "handle_compensation"
-        function = function_named(template, f"{config.PACKAGE}.services.{step.name}.handler.{handler}")
-        assert state["TimeoutSeconds"] > timeouts[function]
+    states = json.loads(DEFINITION_FILE.read_text())["States"]
+    for step in STEPS:
+        for role, title in step.functions.items():
+            function = project_functions(template)[
+                function_named(template, f"{PACKAGE}.handlers.{role}", SAGA_STEP=step.name)
+            ]
+            assert function["Properties"]["Timeout"] == saga_timing().function_timeout
+            assert states[title]["TimeoutSeconds"] > function["Properties"]["Timeout"] + INIT_PHASE_SECONDS

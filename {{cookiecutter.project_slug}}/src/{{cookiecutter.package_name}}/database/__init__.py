@@ -17,10 +17,10 @@ connection per execution environment, IAM authentication, TLS.
 """
 {% if saga.database_mode == "data_api" %}
 from {{ cookiecutter.package_name }}.database.data_api import execute, transaction
-from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseUnavailable
+from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseNotReady, DatabaseUnavailable
 {%- else %}
-from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseUnavailable
+from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseNotReady, DatabaseUnavailable
 from {{ cookiecutter.package_name }}.database.rds_proxy import execute, transaction
 {%- endif %}
 
-__all__ = ["DatabaseError", "DatabaseUnavailable", "execute", "transaction"]
+__all__ = ["DatabaseError", "DatabaseNotReady", "DatabaseUnavailable", "execute", "transaction"]

@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore import exceptions as botocore_errors
 
-from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseUnavailable
+from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseNotReady, DatabaseUnavailable
 from {{ cookiecutter.package_name }}.runtime.errors import TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_rds_data import RDSDataServiceClient
     from mypy_boto3_rds_data.type_defs import SqlParameterTypeDef
 
-# Worth a retry: an auto-paused cluster (minimum capacity 0) answers the first while it wakes up.
-RETRYABLE = frozenset({"DatabaseResumingException", "ThrottlingException"})
+# A cluster paused at its minimum capacity of 0 answers this until it has resumed: nothing ran.
+RESUMING = "DatabaseResumingException"
+THROTTLED = "ThrottlingException"
 UNAVAILABLE = frozenset({"DatabaseUnavailableException", "ServiceUnavailableError", "InternalServerErrorException"})
 
 _client: "RDSDataServiceClient | None" = None
@@ -111,8 +112,10 @@ def _call(operation: str, request: dict[str, Any]) -> dict[str, Any]:
     except botocore_errors.ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", str(error))
-        if code in RETRYABLE:
-            raise TransientError(f"Data API {operation} failed ({code}), retry: {message}") from error
+        if code == RESUMING:
+            raise DatabaseNotReady(f"Data API {operation}: the database is resuming: {message}") from error
+        if code == THROTTLED:
+            raise TransientError(f"Data API {operation} was throttled, retry: {message}") from error
         if code in UNAVAILABLE:
             raise DatabaseUnavailable(f"Data API {operation} failed, database unavailable: {message}") from error
         raise DatabaseError(f"Data API {operation} failed ({code}): {message}") from error

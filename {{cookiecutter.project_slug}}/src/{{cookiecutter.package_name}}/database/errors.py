@@ -1,10 +1,17 @@
 """Database failures as the saga sees them.
 
-Neither is a ``StepRejected`` or a ``TransientError``, so a step that raises one
-is a crash: the state machine runs its compensation too, because the effect may
-or may not have been written. A transaction is never half-written: it commits
-whole or the database rolls it back.
+``DatabaseNotReady`` means nothing was sent: the database is resuming from a pause (the Data API
+answers ``DatabaseResumingException``), or no connection could be opened. The state machine waits
+for it with a budget of its own, at least a minute, then tries the step again.
+
+The other two are crashes: the state machine runs the step's compensation too, because the
+effect may or may not have been written. A transaction is never half-written: it commits whole
+or the database rolls it back.
 """
+
+from {{ cookiecutter.package_name }}.runtime.errors import DatabaseNotReady
+
+__all__ = ["DatabaseError", "DatabaseNotReady", "DatabaseUnavailable"]
 
 
 class DatabaseError(Exception):
@@ -12,4 +19,4 @@ class DatabaseError(Exception):
 
 
 class DatabaseUnavailable(DatabaseError):
-    """The database could not be reached, or the connection died during a transaction."""
+    """The connection died during a transaction, or the database answered that it is unavailable."""

@@ -10,24 +10,47 @@ Each file runs in one transaction together with its ``schema_migrations`` row,
 through the same access path as the services (so deployment also proves that
 path works). At deployment a trigger Lambda calls ``handler``; locally,
 ``make migrate`` calls ``apply``.
+
+A database paused at zero capacity answers nothing but "resuming" for about 15 seconds, longer
+after a long pause. The deployment must not fail on that, so the handler waits for it: up to
+``RESUME_BUDGET_SECONDS``, well within the function's 5 minutes.
 """
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from {{ cookiecutter.package_name }}.database import execute, transaction
+from {{ cookiecutter.package_name }}.database import DatabaseNotReady, execute, transaction
 from {{ cookiecutter.package_name }}.runtime.observability import logger
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+RESUME_BUDGET_SECONDS = 120
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Deployment-time entry point: apply the pending migrations and report their names."""
-    applied = apply()
+    applied = apply_when_ready()
     logger.info("Migrations applied", extra={"applied": applied})
     return {"applied": applied}
+
+
+def apply_when_ready(
+    directory: Path = MIGRATIONS, budget: float = RESUME_BUDGET_SECONDS, sleep: Callable[[float], None] = time.sleep
+) -> list[str]:
+    """``apply``, waiting for a database that is not ready yet, up to ``budget`` seconds in all."""
+    waited, delay = 0.0, 5.0
+    while True:
+        try:
+            return apply(directory)
+        except DatabaseNotReady as error:
+            if waited + delay > budget:
+                raise
+            logger.info("Database not ready; waiting for it", extra={"reason": str(error), "seconds": delay})
+            sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 30.0)
 
 
 def apply(directory: Path = MIGRATIONS) -> list[str]:

@@ -20,8 +20,10 @@ server-side prepared statements are off (``prepare_threshold=None``).
 
 Every unit of work is one explicit transaction. A connection the proxy closed while
 the environment was idle fails at ``BEGIN``, before anything was sent: it is
-replaced once and the transaction starts again. A connection that dies later rolls
-the transaction back on the server and raises ``DatabaseUnavailable``.
+replaced once and the transaction starts again. When no connection can be opened
+(the cluster is resuming, failing over, or out of reach) nothing was sent either:
+``DatabaseNotReady``, which the state machine waits out. A connection that dies
+later rolls the transaction back on the server and raises ``DatabaseUnavailable``.
 """
 
 import os
@@ -36,7 +38,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseUnavailable
+from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseNotReady, DatabaseUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -102,7 +104,7 @@ def _begin() -> psycopg.Connection[dict[str, Any]]:
             # Nothing was sent before BEGIN: replacing the connection and starting again is safe.
             close()
             if attempt == 2:
-                raise DatabaseUnavailable(f"could not start a transaction: {error}") from error
+                raise DatabaseNotReady(f"could not start a transaction: {error}") from error
             continue
         return connection
     raise AssertionError("unreachable")
@@ -136,7 +138,7 @@ def _connect() -> psycopg.Connection[dict[str, Any]]:
             row_factory=dict_row,
         )
     except psycopg.OperationalError as error:
-        raise DatabaseUnavailable(f"could not connect to {host}:{port}: {error}") from error
+        raise DatabaseNotReady(f"could not connect to {host}:{port}: {error}") from error
 
 
 _rds_client: "RDSClient | None" = None

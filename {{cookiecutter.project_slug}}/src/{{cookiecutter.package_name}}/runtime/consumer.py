@@ -1,65 +1,46 @@
 """An EventBridge consumer of the saga's outcome events, wrapped as a Lambda handler.
 
-EventBridge delivers at least once; the handler makes a redelivered event
-(same saga, same detail-type) a no-op that returns the first result.
+EventBridge delivers at least once; the handler makes a redelivered event (same saga, same
+outcome) a no-op that returns the first result. A failure is raised for EventBridge to retry the
+delivery; after its retries the event waits in the delivery dead-letter queue.
 """
 
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, ValidationError
 
+from {{ cookiecutter.package_name }}.naming import Consumer
 from {{ cookiecutter.package_name }}.runtime import idempotency
+from {{ cookiecutter.package_name }}.runtime.envelope import OutcomeEvent
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
-from {{ cookiecutter.package_name }}.runtime.models import (
-    OutcomeDetailType,
-    SagaOutcome,
-    invalid_fields,
-    outcome_event_pattern,
-)
 from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
-
-
-class OutcomeEvent(EventBridgeModel):
-    """An outcome event as EventBridge delivers it."""
-
-    detail_type: OutcomeDetailType = Field(alias="detail-type")
-    detail: SagaOutcome
-
 
 ConsumerFunction = Callable[[OutcomeEvent], dict[str, Any]]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class OutcomeConsumer:
-    """Builds the handler of one consumer; ``detail_types`` are the events its rule routes to it."""
+    """Builds the handler of one consumer from its business function."""
 
-    def __init__(self, name: str, detail_types: tuple[OutcomeDetailType, ...], function: ConsumerFunction) -> None:
-        self.name = name
-        self.detail_types = detail_types
+    def __init__(self, consumer: Consumer, function: ConsumerFunction) -> None:
+        self.consumer = consumer
         self.function = function
         self.handler = self._handler()
 
-    @property
-    def event_pattern(self) -> dict[str, list[str]]:
-        """The EventBridge rule pattern that routes this consumer's outcome events to it."""
-        return outcome_event_pattern(self.detail_types)
-
     def _handler(self) -> LambdaHandler:
         @tracer.capture_method
-        def run(outcome: OutcomeEvent) -> dict[str, Any]:
+        def run(outcome: dict[str, Any]) -> dict[str, Any]:
             # Looked up per call, so the business function can be swapped in tests.
-            return self.function(outcome)
+            return self.function(OutcomeEvent.parse(outcome))
 
         run_once = idempotency.once(
             run,
             data_keyword_argument="outcome",
-            store=idempotency.consumer_store,
+            kind="consumer",
             config=idempotency.consumer_config,
-            key_prefix=f"consumer.{self.name}",
+            prefix=f"consumer.{self.consumer.name}",
         )
 
         @logger.inject_lambda_context(correlation_id_path="detail.saga_id", clear_state=True)
@@ -67,11 +48,18 @@ class OutcomeConsumer:
         @metrics.log_metrics
         def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             idempotency.consumer_config.register_lambda_context(context)
-            logger.append_keys(consumer=self.name)
-            metrics.add_dimension(name="consumer", value=self.name)
-            outcome = self._parse(event)
+            logger.append_keys(consumer=self.consumer.name)
             try:
-                result = run_once(outcome=outcome)
+                outcome = OutcomeEvent.parse(event)
+                if outcome.detail_type not in self.consumer.receives:
+                    raise InvalidInput(
+                        f"invalid outcome event: {self.consumer.name} does not receive {outcome.detail_type}"
+                    )
+                result = run_once(outcome=event)
+            except InvalidInput as error:
+                metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
+                logger.error("Invalid outcome event", extra={"reason": str(error)})
+                raise
             except Exception:
                 metrics.add_metric(name="OutcomeFailed", unit=MetricUnit.Count, value=1)
                 logger.exception("Outcome handling failed; EventBridge retries the delivery")
@@ -80,17 +68,5 @@ class OutcomeConsumer:
             logger.info("Outcome handled", extra={"detail_type": outcome.detail_type})
             return result
 
-        handler.__name__ = handler.__qualname__ = f"{self.name}_handler"
+        handler.__name__ = handler.__qualname__ = f"{self.consumer.name}_handler"
         return handler
-
-    def _parse(self, event: dict[str, Any]) -> OutcomeEvent:
-        try:
-            outcome = OutcomeEvent.model_validate(event)
-        except ValidationError as error:
-            metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
-            logger.error("Invalid outcome event", extra={"invalid_fields": invalid_fields(error)})
-            raise InvalidInput(f"invalid outcome event, check these fields: {invalid_fields(error)}") from None
-        if outcome.detail_type not in self.detail_types:
-            metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
-            raise InvalidInput(f"{self.name} does not consume {outcome.detail_type} events")
-        return outcome

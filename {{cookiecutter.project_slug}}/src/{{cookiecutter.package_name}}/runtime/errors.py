@@ -1,12 +1,19 @@
-"""Errors that decide what the state machine does when a step fails.
+"""Errors that decide what the state machine does when a step or a compensation fails.
 
-- ``StepRejected`` (or any subclass you add): a definitive business "no". Nothing
-  happened, so only the previous steps are compensated. The step's handler raises it
-  to Step Functions under the step's own error name, for example ``PaymentRejected``.
-- ``TransientError`` (or any subclass): worth retrying. The state machine retries
-  the step with exponential backoff before giving up and compensating.
-- Anything else is a crash. The step may have half-happened, so its own
-  compensation runs too.
+Step Functions matches errors by name, the exception's class name; the handler raises each
+kind under the one name the definition expects, whatever subclass the business code raised.
+
+- ``StepRejected`` (or a subclass): a definitive business "no". Nothing happened, so only the
+  previous steps are compensated. It reaches Step Functions as the step's own rejection error,
+  for example ``PaymentRejected``.
+- ``TransientError`` (or a subclass): worth retrying soon; retried with backoff and jitter.
+- ``InvalidInput``: the request does not match the saga's envelope; nothing was done.
+- ``StepInProgress`` and ``IdempotencyStoreUnavailable``: another invocation of the same step is
+  running (a duplicate delivery), or the idempotency table cannot be reached. Nothing was done by
+  this invocation; retried until the other one must have ended.
+- ``DatabaseNotReady``: the database cannot take requests yet (a paused Aurora resuming, a
+  connection that cannot be opened); nothing was sent. Waited for, at least a minute.
+- Anything else is a crash: the step may have half-happened, so its own compensation runs too.
 """
 
 
@@ -19,4 +26,16 @@ class TransientError(Exception):
 
 
 class InvalidInput(Exception):
-    """The input does not match its model; nothing was done."""
+    """The input does not match the saga's envelope; nothing was done."""
+
+
+class StepInProgress(Exception):
+    """Another invocation holds this step for this saga; retry once it must have ended."""
+
+
+class IdempotencyStoreUnavailable(Exception):
+    """The idempotency table could not be read or written; nothing was done, retry."""
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot take requests yet; nothing was sent. Retried for at least a minute."""

@@ -1,8 +1,9 @@
-"""One saga step: its action and compensation wrapped as Lambda handlers.
+"""One saga step: its action and its compensation wrapped as Lambda handlers.
 
-The handler does the plumbing every step needs (input validation, structured
-logs with the saga id as correlation id, tracing, metrics, idempotency, error
-mapping) so that a service's ``logic`` module holds only business code.
+The handler does the plumbing every step needs (input validation, structured logs with the saga
+id as correlation id, tracing, metrics, idempotency, error mapping) so that the step's module in
+``services/`` holds only business code: ``execute`` and, when the step can be undone, the
+function named after its compensation.
 """
 
 from collections.abc import Callable
@@ -10,53 +11,54 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
+from {{ cookiecutter.package_name }}.naming import Step
 from {{ cookiecutter.package_name }}.runtime import idempotency
-from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput, StepRejected, TransientError
-from {{ cookiecutter.package_name }}.runtime.models import StepRequest, StepResult, invalid_fields
+from {{ cookiecutter.package_name }}.runtime.envelope import StepRequest, StepResult
+from {{ cookiecutter.package_name }}.runtime.errors import (
+    DatabaseNotReady,
+    IdempotencyStoreUnavailable,
+    InvalidInput,
+    StepInProgress,
+    StepRejected,
+    TransientError,
+)
 from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
 
 StepFunction = Callable[[StepRequest], StepResult]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+MAX_REASON_CHARACTERS = 200
 
 
 class SagaStep:
-    """Builds the action and compensation handlers of one step.
+    """Builds the action and compensation handlers of one step from its business functions.
 
-    ``rejection_error`` is the error name the state machine's Catch expects for a
-    business rejection of this step; every ``StepRejected`` raised by the logic,
-    subclasses included, reaches Step Functions under that exact name.
+    Every ``StepRejected`` the business code raises, subclasses included, reaches Step Functions
+    under the step's rejection error; every ``TransientError`` or ``DatabaseNotReady`` under that
+    class's own name, the names the definition retries.
     """
 
-    def __init__(
-        self,
-        name: str,
-        rejection_error: str,
-        action: StepFunction,
-        compensation: StepFunction | None = None,
-    ) -> None:
-        self.name = name
-        self.rejection = type(rejection_error, (StepRejected,), {"__module__": __name__})
-        self.functions: dict[str, StepFunction] = {"action": action}
-        self.action_handler = self._handler("action")
-        self.compensation_handler: LambdaHandler | None = None
-        if compensation is not None:
-            self.functions["compensation"] = compensation
-            self.compensation_handler = self._handler("compensation")
+    def __init__(self, step: Step, functions: dict[str, StepFunction], max_payload: int) -> None:
+        self.step = step
+        self.max_payload = max_payload
+        self.rejection: type[StepRejected] = type(step.rejection_error, (StepRejected,), {"__module__": __name__})
+        self.functions = functions
+        self.handlers = {role: self._handler(role) for role in functions}
 
     def _handler(self, role: str) -> LambdaHandler:
+        function = self.step.name if role == "action" else str(self.step.compensation)
+
         @tracer.capture_method
         def run(request: StepRequest) -> dict[str, Any]:
             # Looked up per call, so the business function can be swapped in tests.
-            return self.functions[role](request).model_dump(mode="json")
+            return self.functions[role](request).as_dict()
 
         run_once = idempotency.once(
             run,
             data_keyword_argument="request",
-            store=idempotency.step_store,
+            kind="step",
             config=idempotency.step_config,
-            key_prefix=f"{self.name}.{role}",
+            prefix=idempotency.key_prefix(self.step.name, role),
         )
 
         @logger.inject_lambda_context(correlation_id_path="saga_id", clear_state=True)
@@ -64,37 +66,48 @@ class SagaStep:
         @metrics.log_metrics
         def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             idempotency.step_config.register_lambda_context(context)
-            logger.append_keys(step=self.name, role=role)
-            metrics.add_dimension(name="step", value=self.name)
-            request = self._parse(event, role)
+            logger.append_keys(step=self.step.name, function=function)
             try:
+                request = StepRequest.parse(event, self.max_payload)
+                if role == "compensation":
+                    idempotency.hold_action(self.step.name, request.as_dict(), context)
                 result = run_once(request=request)
-            except StepRejected as error:
-                metrics.add_metric(name=f"{role.capitalize()}Rejected", unit=MetricUnit.Count, value=1)
-                logger.warning("Step rejected", extra={"reason": str(error), "rejection": type(error).__name__})
-                raise self.rejection(str(error)) from error
-            except TransientError as error:
-                metrics.add_metric(name=f"{role.capitalize()}Transient", unit=MetricUnit.Count, value=1)
-                logger.warning("Transient failure, the state machine retries", extra={"reason": str(error)})
-                if type(error) is TransientError:
-                    raise
-                raise TransientError(str(error)) from error
-            except Exception:
-                metrics.add_metric(name=f"{role.capitalize()}Crashed", unit=MetricUnit.Count, value=1)
-                logger.exception("Step crashed")
-                raise
-            metrics.add_metric(name=f"{role.capitalize()}Succeeded", unit=MetricUnit.Count, value=1)
+            except Exception as error:
+                raise self._reported(error) from None
+            metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
             logger.info("Step finished", extra={"status": result["status"]})
             return result
 
-        handler.__name__ = handler.__qualname__ = f"{self.name}_{role}_handler"
+        handler.__name__ = handler.__qualname__ = f"{function}_handler"
         return handler
 
+    def _reported(self, error: Exception) -> Exception:
+        """The error as the state machine must see it, logged and counted once."""
+        reason = str(error)[:MAX_REASON_CHARACTERS]
+        if isinstance(error, StepRejected):
+            self._count("Rejected", expected=True)
+            logger.warning("Step rejected", extra={"reason": reason, "rejection": type(error).__name__})
+            return self.rejection(reason)
+        if isinstance(error, InvalidInput):
+            self._count("InvalidInput", expected=False)
+            logger.error("Invalid step input", extra={"reason": reason})
+            return error
+        for retried in (TransientError, DatabaseNotReady):
+            if isinstance(error, retried):
+                self._count(retried.__name__, expected=True)
+                logger.warning("Step not done; the state machine retries it", extra={"reason": reason})
+                return error if type(error) is retried else retried(reason)
+        if isinstance(error, StepInProgress | IdempotencyStoreUnavailable):
+            self._count(type(error).__name__, expected=True)
+            logger.info("Another invocation holds the step; the state machine retries", extra={"reason": reason})
+            return error
+        self._count("Crashed", expected=False)
+        logger.exception("Step crashed")
+        return error
+
     @staticmethod
-    def _parse(event: dict[str, Any], role: str) -> StepRequest:
-        try:
-            return StepRequest.model_validate(event)
-        except ValidationError as error:
-            metrics.add_metric(name=f"{role.capitalize()}InvalidInput", unit=MetricUnit.Count, value=1)
-            logger.error("Invalid step input", extra={"invalid_fields": invalid_fields(error)})
-            raise InvalidInput(f"invalid step input, check these fields: {invalid_fields(error)}") from None
+    def _count(metric: str, *, expected: bool) -> None:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        if expected:
+            # What the function's error alarm subtracts from Lambda's Errors: retried, or a business answer.
+            metrics.add_metric(name="ExpectedFailures", unit=MetricUnit.Count, value=1)

@@ -1,1 +1,0 @@
-"""The {{ service.name }} step of the saga."""

@@ -1,0 +1,68 @@
+"""What one execution did, read back from the offline account once it has ended."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Call:
+    """One Lambda invocation made by the state machine, and how it ended."""
+
+    function: str
+    role: str
+    outcome: str
+
+
+@dataclass
+class SagaRun:
+    """Everything one execution did."""
+
+    saga_id: str
+    status: str
+    error: str | None
+    output: dict[str, Any] | None
+    invocations: list[Call]
+    events: list[dict[str, Any]]
+    dlq_messages: list[dict[str, Any]]
+    history: Sequence[Mapping[str, Any]]
+    record: dict[str, Any] | None
+    consumer_deliveries: dict[str, list[str]]
+    retry_delays: list[float]
+    effects: dict[str, str | None]
+    """Per step, its row for this saga in the database: DONE, COMPENSATED, or None."""
+    duplicate: "SagaRun | None" = field(default=None)
+    """The second execution a ``duplicate`` fault started for the same saga."""
+
+    @property
+    def calls(self) -> list[str]:
+        """The functions invoked, in order, repeated when retried."""
+        return [call.function for call in self.invocations]
+
+    @property
+    def event_types(self) -> list[str]:
+        return [event["detail-type"] for event in self.events]
+
+    @property
+    def states_entered(self) -> list[str]:
+        return [
+            event["stateEnteredEventDetails"]["name"] for event in self.history if "stateEnteredEventDetails" in event
+        ]
+
+    @property
+    def state_transitions(self) -> int:
+        """Billed state transitions (Standard workflows): every state entered, plus every retry."""
+        tasks_entered = sum(event["type"] == "TaskStateEntered" for event in self.history)
+        tasks_scheduled = sum(event["type"] == "TaskScheduled" for event in self.history)
+        return len(self.states_entered) + int(tasks_scheduled) - int(tasks_entered)
+
+    @property
+    def largest_state_bytes(self) -> int:
+        """The largest state any state entered with or left with: Step Functions stops an execution past 256 KiB."""
+        sizes = [
+            len(str(details.get("input") or details.get("output") or "").encode())
+            for event in self.history
+            for key in ("stateEnteredEventDetails", "stateExitedEventDetails")
+            if (details := event.get(key))
+        ]
+        return max(sizes, default=0)

@@ -1,0 +1,91 @@
+"""Check the programs the tests and the local runs need, before anything starts them.
+
+    python3 -m devtools.prerequisites test        # what `make test` needs
+    python3 -m devtools.prerequisites local-run   # what `make local-run` needs
+
+Prints one line per missing program, with the command that installs it on Debian/Ubuntu and on
+macOS, and exits 1; prints nothing and exits 0 when all are there. Standard library only, so that
+it runs before anything is installed.
+"""
+
+import glob
+import os
+import shutil
+import sys
+
+from infra.config import DATABASE_MODE
+
+# Where Debian/Ubuntu and Homebrew (keg-only, so not on the PATH) put PostgreSQL's server programs.
+POSTGRES_FOLDERS = (
+    "/usr/lib/postgresql/*/bin",
+    "/opt/homebrew/opt/postgresql@*/bin",
+    "/usr/local/opt/postgresql@*/bin",
+    "/home/linuxbrew/.linuxbrew/opt/postgresql@*/bin",
+)
+# program: (what it is for, Debian/Ubuntu package, Homebrew formula)
+PROGRAMS = {
+    "postgresql": ("a throwaway PostgreSQL server", "postgresql", "postgresql@17"),
+    "pgbouncer": ("the local stand-in for RDS Proxy", "pgbouncer", "pgbouncer"),
+    "node": ("the CDK's synthesis (jsii) and its CLI", "nodejs npm", "node"),
+}
+NEEDS = {
+    "test": ("postgresql", "node", *(("pgbouncer",) if DATABASE_MODE == "rds_proxy" else ())),
+    "local-run": ("postgresql", *(("pgbouncer",) if DATABASE_MODE == "rds_proxy" else ())),
+}
+
+
+def postgres_program(name: str) -> str | None:
+    """A PostgreSQL server program (initdb, pg_ctl, postgres): on the PATH, or in the newest install found."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(path for folder in POSTGRES_FOLDERS for path in glob.glob(os.path.join(folder, name)))
+    return candidates[-1] if candidates else None
+
+
+def present(program: str) -> bool:
+    if program == "postgresql":
+        if os.environ.get("SAGA_DATABASE_URL"):
+            return True
+        servers = all(postgres_program(name) for name in ("initdb", "pg_ctl", "postgres"))
+        # As root, the servers run as the postgres user the package creates, through runuser.
+        return servers and (os.geteuid() != 0 or (shutil.which("runuser") is not None and _user_exists("postgres")))
+    return shutil.which(program) is not None
+
+
+def missing(purpose: str) -> list[str]:
+    """One line per program ``purpose`` needs that is not installed."""
+    return [
+        f"missing {program} ({PROGRAMS[program][0]}): sudo apt-get install {PROGRAMS[program][1]}"
+        f"  |  brew install {PROGRAMS[program][2]}"
+        for program in NEEDS[purpose]
+        if not present(program)
+    ]
+
+
+def require(purpose: str) -> None:
+    """Exit with the missing programs listed, before anything starts them."""
+    lines = missing(purpose)
+    if lines:
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _user_exists(name: str) -> bool:
+    import pwd  # noqa: PLC0415 - POSIX only, and only asked as root
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    purposes = sys.argv[1:] or ["test"]
+    unknown = set(purposes) - set(NEEDS)
+    if unknown:
+        print(f"usage: python3 -m devtools.prerequisites [{'|'.join(NEEDS)}]", file=sys.stderr)
+        sys.exit(2)
+    for purpose in purposes:
+        require(purpose)

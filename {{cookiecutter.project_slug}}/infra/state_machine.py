@@ -1,0 +1,73 @@
+{%- set saga = cookiecutter | saga_model -%}
+"""The saga's state machine, from the reviewed ASL file, with its logs and X-Ray tracing."""
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra import config
+from infra.definition import DEFINITION_FILE
+from {{ saga.package_name }} import saga
+from {{ saga.package_name }}.naming import (
+    DEAD_LETTER_QUEUE_PLACEHOLDER,
+    EVENT_BUS_PLACEHOLDER,
+    SAGA_TABLE_PLACEHOLDER,
+    function_placeholder,
+)
+
+
+class SagaStateMachine(Construct):
+    """Loads ``statemachine/saga.asl.json`` as is and fills its ``${...}`` placeholders."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.IFunction],
+        status_table: dynamodb.ITable,
+        event_bus: events.IEventBus,
+        dead_letters: sqs.IQueue,
+    ) -> None:
+        """``functions``: each Lambda function the definition invokes, by the title it is named after."""
+        super().__init__(scope, construct_id)
+        # The /aws/vendedlogs/ prefix keeps the account's CloudWatch Logs resource policy small.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{config.PROJECT}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.substitutions = {
+            **{function_placeholder(title): function.function_arn for title, function in functions.items()},
+            SAGA_TABLE_PLACEHOLDER: status_table.table_name,
+            EVENT_BUS_PLACEHOLDER: event_bus.event_bus_name,
+            DEAD_LETTER_QUEUE_PLACEHOLDER: dead_letters.queue_url,
+        }
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType[saga.WORKFLOW_TYPE],
+            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
+            definition_substitutions=self.substitutions,
+            tracing_enabled=True,
+            # Execution data stays out of the logs: saga payloads may hold personal data.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        # The unqualified functions only: the definition invokes no version or alias.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn for function in functions.values()],
+            )
+        )
+        status_table.grant(self.state_machine, "dynamodb:PutItem")
+        event_bus.grant_put_events_to(self.state_machine)
+        dead_letters.grant_send_messages(self.state_machine)

@@ -1,1 +1,0 @@
-"""Starts sagas requested on the event bus."""

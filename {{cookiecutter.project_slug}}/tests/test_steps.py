@@ -1,0 +1,251 @@
+"""What reaches Step Functions from every step's action and compensation, for every kind of outcome.
+
+Written once for every step in ``saga.py``: the business functions are replaced here, so these
+tests hold whatever each step's module does (its own tests are in ``tests/services/``).
+"""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from devtools.harness.account import IDEMPOTENCY_TABLE, LambdaContext
+from {{ cookiecutter.package_name }} import handlers, saga
+from {{ cookiecutter.package_name }}.database import DatabaseNotReady
+from {{ cookiecutter.package_name }}.naming import Step
+from {{ cookiecutter.package_name }}.runtime import idempotency
+from {{ cookiecutter.package_name }}.runtime.envelope import StepRequest, StepResult, max_payload_bytes
+from {{ cookiecutter.package_name }}.runtime.errors import (
+    IdempotencyStoreUnavailable,
+    InvalidInput,
+    StepInProgress,
+    StepRejected,
+    TransientError,
+)
+
+FUNCTIONS = [(step, role) for step in saga.STEPS for role in step.functions]
+COMPENSATED = [step for step in saga.STEPS if step.compensation]
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class Declined(StepRejected):
+    """A rejection as business code defines it."""
+
+
+class Busy(TransientError):
+    """A transient failure as business code defines it."""
+
+
+class Resuming(DatabaseNotReady):
+    """The database layer's own subclass."""
+
+
+def event(saga_id: str = "saga-1", **extra: Any) -> dict[str, Any]:
+    return {"saga_id": saga_id, "payload": {"customer_email": "jane@example.com"}, "results": {}, **extra}
+
+
+class Recorder:
+    """Stands in for a business function: records its calls, then fails, waits or succeeds as told."""
+
+    def __init__(self) -> None:
+        self.requests: list[StepRequest] = []
+        self.failures: list[Exception] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.hold = False
+
+    def __call__(self, request: StepRequest) -> StepResult:
+        self.requests.append(request)
+        if self.hold:
+            self.entered.set()
+            self.release.wait(10)
+        if self.failures:
+            raise self.failures.pop(0)
+        return StepResult("DONE", {"call": len(self.requests)})
+
+
+@pytest.fixture(params=FUNCTIONS, ids=lambda function: f"{function[0].name}-{function[1]}")
+def function(request: pytest.FixtureRequest) -> tuple[Step, str]:
+    step, role = request.param
+    return step, role
+
+
+@pytest.fixture
+def business(function: tuple[Step, str], monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    recorder = Recorder()
+    monkeypatch.setitem(handlers.step(function[0].name).functions, function[1], recorder)
+    return recorder
+
+
+@pytest.fixture
+def handler(function: tuple[Step, str]) -> Handler:
+    return handlers.step(function[0].name).handlers[function[1]]
+
+
+def test_success_returns_the_business_result(business: Recorder, handler: Handler, lambda_context: Any) -> None:
+    assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 1}}
+    assert [request.saga_id for request in business.requests] == ["saga-1"]
+
+
+def test_the_entry_point_runs_the_step_its_environment_names(
+    function: tuple[Step, str], business: Recorder, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAGA_STEP", function[0].name)
+    entry: Handler = getattr(handlers, function[1])
+    assert entry(event(), lambda_context)["status"] == "DONE"
+    assert len(business.requests) == 1
+
+
+def test_rejection_reaches_the_state_machine_under_the_step_error_name(
+    function: tuple[Step, str], business: Recorder, handler: Handler, lambda_context: Any
+) -> None:
+    business.failures.append(Declined("not allowed " * 50))
+    with pytest.raises(StepRejected) as raised:
+        handler(event(), lambda_context)
+    assert type(raised.value).__name__ == function[0].rejection_error
+    assert str(raised.value).startswith("not allowed")
+    assert len(str(raised.value)) == 200
+
+
+@pytest.mark.parametrize(("raised", "name"), [(Busy, "TransientError"), (Resuming, "DatabaseNotReady")])
+def test_retried_failures_reach_the_state_machine_under_the_name_it_retries(
+    business: Recorder, handler: Handler, lambda_context: Any, raised: type[Exception], name: str
+) -> None:
+    business.failures.append(raised("try later"))
+    with pytest.raises(Exception, match="try later") as caught:
+        handler(event(), lambda_context)
+    assert type(caught.value).__name__ == name
+    # The failure left no idempotency record: the retry runs the business code again.
+    assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 2}}
+
+
+def test_crash_keeps_its_own_error_name(business: Recorder, handler: Handler, lambda_context: Any) -> None:
+    business.failures.append(KeyError("customer"))
+    with pytest.raises(KeyError):
+        handler(event(), lambda_context)
+
+
+def test_redelivery_has_one_effect_and_returns_the_first_result(
+    business: Recorder, handler: Handler, lambda_context: Any
+) -> None:
+    first = handler(event(), lambda_context)
+    assert handler(event(), lambda_context) == first
+    assert len(business.requests) == 1
+    handler(event("saga-2"), lambda_context)
+    assert len(business.requests) == 2
+
+
+# The two invocations share this process's metrics, which one of them flushes empty.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+@pytest.mark.parametrize("seconds_left", [10.0, 2.0], ids=["waits-for-it", "out-of-time"])
+def test_a_delivery_that_overlaps_a_running_one_waits_for_it_and_never_acts_twice(
+    business: Recorder, handler: Handler, lambda_context: Any, seconds_left: float
+) -> None:
+    business.hold = True
+    first = threading.Thread(target=handler, args=(event(), lambda_context))
+    first.start()
+    assert business.entered.wait(10)
+    threading.Timer(0.5, business.release.set).start()
+    try:
+        if seconds_left > 5:
+            assert handler(event(), LambdaContext("duplicate", timeout_seconds=seconds_left))["data"] == {"call": 1}
+        else:
+            with pytest.raises(StepInProgress):
+                handler(event(), LambdaContext("duplicate", timeout_seconds=seconds_left))
+    finally:
+        business.release.set()
+        first.join(10)
+    assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 1}}
+    assert len(business.requests) == 1
+
+
+def test_an_unreachable_idempotency_table_is_retried_not_a_crash(
+    business: Recorder, handler: Handler, lambda_context: Any, dynamodb: Any
+) -> None:
+    dynamodb.delete_table(TableName=IDEMPOTENCY_TABLE)
+    with pytest.raises(IdempotencyStoreUnavailable):
+        handler(event(), lambda_context)
+    assert business.requests == []
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        {},
+        {"payload": {}},
+        {"saga_id": "has spaces"},
+        {"saga_id": "saga-1", "payload": "not an object"},
+        {**event(), "unexpected": True},
+        event(payload={"blob": "x" * max_payload_bytes(saga.STEPS)}),
+    ],
+    ids=["empty", "no-saga-id", "bad-saga-id", "text-payload", "unknown-key", "too-large"],
+)
+def test_malformed_input_fails_clearly_without_effect(
+    business: Recorder, handler: Handler, lambda_context: Any, malformed: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidInput, match="invalid step input"):
+        handler(malformed, lambda_context)
+    assert business.requests == []
+
+
+def test_logs_are_structured_and_carry_the_saga_id_without_the_payload(
+    function: tuple[Step, str], business: Recorder, handler: Handler, lambda_context: Any, handler_output: Any
+) -> None:
+    handler(event("saga-logs"), lambda_context)
+    output = handler_output()
+    (finished,) = [line for line in output.logs if line["message"] == "Step finished"]
+    assert finished["correlation_id"] == "saga-logs"
+    assert finished["step"] == function[0].name
+    assert "cold_start" in finished
+    assert "jane@example.com" not in output.text
+    assert "Succeeded" in output.metric_names()
+
+
+def test_expected_failures_are_counted_apart_from_crashes(
+    business: Recorder, handler: Handler, lambda_context: Any, handler_output: Any
+) -> None:
+    business.failures += [Declined("no"), RuntimeError("bug")]
+    for _ in range(2):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the two kinds are checked through the metrics
+            handler(event(), lambda_context)
+    assert {"Rejected", "ExpectedFailures", "Crashed"} <= handler_output().metric_names()
+
+
+@pytest.mark.parametrize("step", COMPENSATED, ids=lambda step: step.name)
+def test_a_compensation_waits_while_its_action_still_runs(
+    step: Step, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    action = Recorder()
+    action.hold = True
+    monkeypatch.setitem(handlers.step(step.name).functions, "action", action)
+    monkeypatch.setitem(handlers.step(step.name).functions, "compensation", Recorder())
+    running = threading.Thread(target=handlers.step(step.name).handlers["action"], args=(event(), lambda_context))
+    running.start()
+    assert action.entered.wait(10)
+    compensate: Handler = handlers.step(step.name).handlers["compensation"]
+    try:
+        with pytest.raises(StepInProgress, match="still running"):
+            compensate(event(), LambdaContext("compensation", timeout_seconds=2))
+        threading.Timer(0.5, action.release.set).start()
+        assert compensate(event(), LambdaContext("compensation"))["status"] == "DONE"
+    finally:
+        action.release.set()
+        running.join(10)
+    assert action.requests[0].saga_id == "saga-1", "the action ran once, before its compensation"
+
+
+@pytest.mark.parametrize("step", COMPENSATED, ids=lambda step: step.name)
+def test_an_action_arriving_after_its_compensation_does_nothing(
+    step: Step, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    action = Recorder()
+    monkeypatch.setitem(handlers.step(step.name).functions, "action", action)
+    monkeypatch.setitem(handlers.step(step.name).functions, "compensation", Recorder())
+    handlers.step(step.name).handlers["compensation"](event(), lambda_context)
+    assert handlers.step(step.name).handlers["action"](event(), lambda_context) == idempotency.CANCELLED
+    assert action.requests == []
+
+
+def test_a_result_over_its_size_budget_is_a_bug_not_a_saga_state() -> None:
+    with pytest.raises(ValueError, match="under 8192 bytes"):
+        StepResult("DONE", {"blob": "x" * 8192})
