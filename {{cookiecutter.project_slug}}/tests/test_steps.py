@@ -78,51 +78,47 @@ def business(function: tuple[Step, str], monkeypatch: pytest.MonkeyPatch) -> Rec
 
 
 @pytest.fixture
-def handler(function: tuple[Step, str]) -> Handler:
-    return handlers.step(function[0].name).handlers[function[1]]
-
-
-def test_success_returns_the_business_result(business: Recorder, handler: Handler, lambda_context: Any) -> None:
-    assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 1}}
-    assert [request.saga_id for request in business.requests] == ["saga-1"]
-
-
-def test_the_entry_point_runs_the_step_its_environment_names(
-    function: tuple[Step, str], business: Recorder, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def handler(function: tuple[Step, str], monkeypatch: pytest.MonkeyPatch) -> Handler:
+    """The function's Lambda entry point, reached as in AWS: through the step its environment names."""
     monkeypatch.setenv("SAGA_STEP", function[0].name)
     entry: Handler = getattr(handlers, function[1])
-    assert entry(event(), lambda_context)["status"] == "DONE"
-    assert len(business.requests) == 1
+    return entry
 
 
-def test_rejection_reaches_the_state_machine_under_the_step_error_name(
-    function: tuple[Step, str], business: Recorder, handler: Handler, lambda_context: Any
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        (None, None, "Succeeded"),
+        (Declined("not allowed " * 50), "{rejection}", "Rejected"),
+        (Busy("try later"), "TransientError", "TransientError"),
+        (Resuming("the database is resuming"), "DatabaseNotReady", "DatabaseNotReady"),
+        (KeyError("customer"), "KeyError", "Crashed"),
+    ],
+    ids=["success", "rejection", "transient", "database-not-ready", "crash"],
+)
+def test_each_outcome_reaches_the_state_machine_under_the_name_it_expects(
+    function: tuple[Step, str],
+    business: Recorder,
+    handler: Handler,
+    handler_output: Any,
+    outcome: tuple[Exception | None, str | None, str],
 ) -> None:
-    business.failures.append(Declined("not allowed " * 50))
-    with pytest.raises(StepRejected) as raised:
-        handler(event(), lambda_context)
-    assert type(raised.value).__name__ == function[0].rejection_error
-    assert str(raised.value).startswith("not allowed")
-    assert len(str(raised.value)) == 200
-
-
-@pytest.mark.parametrize(("raised", "name"), [(Busy, "TransientError"), (Resuming, "DatabaseNotReady")])
-def test_retried_failures_reach_the_state_machine_under_the_name_it_retries(
-    business: Recorder, handler: Handler, lambda_context: Any, raised: type[Exception], name: str
-) -> None:
-    business.failures.append(raised("try later"))
-    with pytest.raises(Exception, match="try later") as caught:
-        handler(event(), lambda_context)
-    assert type(caught.value).__name__ == name
-    # The failure left no idempotency record: the retry runs the business code again.
-    assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 2}}
-
-
-def test_crash_keeps_its_own_error_name(business: Recorder, handler: Handler, lambda_context: Any) -> None:
-    business.failures.append(KeyError("customer"))
-    with pytest.raises(KeyError):
-        handler(event(), lambda_context)
+    failure, error, metric = outcome
+    lambda_context = LambdaContext("saga-function")
+    if failure is None:
+        assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 1}}
+    else:
+        business.failures.append(failure)
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - the name is what Step Functions matches
+            handler(event(), lambda_context)
+        assert type(raised.value).__name__ == str(error).format(rejection=function[0].rejection_error)
+        assert len(str(raised.value)) <= 200, "a reason is logged and travels cut to 200 characters"
+        # A failure leaves no idempotency record: the retry runs the business code again.
+        assert handler(event(), lambda_context) == {"status": "DONE", "data": {"call": 2}}
+    assert [request.saga_id for request in business.requests][-1] == "saga-1"
+    metrics = handler_output().metric_names()
+    assert metric in metrics
+    assert ("ExpectedFailures" in metrics) is (metric not in ("Succeeded", "Crashed"))
 
 
 def test_redelivery_has_one_effect_and_returns_the_first_result(
@@ -194,21 +190,9 @@ def test_logs_are_structured_and_carry_the_saga_id_without_the_payload(
     handler(event("saga-logs"), lambda_context)
     output = handler_output()
     (finished,) = [line for line in output.logs if line["message"] == "Step finished"]
-    assert finished["correlation_id"] == "saga-logs"
-    assert finished["step"] == function[0].name
+    assert (finished["correlation_id"], finished["step"]) == ("saga-logs", function[0].name)
     assert "cold_start" in finished
     assert "jane@example.com" not in output.text
-    assert "Succeeded" in output.metric_names()
-
-
-def test_expected_failures_are_counted_apart_from_crashes(
-    business: Recorder, handler: Handler, lambda_context: Any, handler_output: Any
-) -> None:
-    business.failures += [Declined("no"), RuntimeError("bug")]
-    for _ in range(2):
-        with pytest.raises(Exception):  # noqa: B017, PT011 - the two kinds are checked through the metrics
-            handler(event(), lambda_context)
-    assert {"Rejected", "ExpectedFailures", "Crashed"} <= handler_output().metric_names()
 
 
 @pytest.mark.parametrize("step", COMPENSATED, ids=lambda step: step.name)
@@ -231,7 +215,7 @@ def test_a_compensation_waits_while_its_action_still_runs(
     finally:
         action.release.set()
         running.join(10)
-    assert action.requests[0].saga_id == "saga-1", "the action ran once, before its compensation"
+    assert [request.saga_id for request in action.requests] == ["saga-1"], "the action ran once, before"
 
 
 @pytest.mark.parametrize("step", COMPENSATED, ids=lambda step: step.name)
