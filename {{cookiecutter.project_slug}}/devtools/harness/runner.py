@@ -58,10 +58,6 @@ class Hold:
     release: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
-    def wait_for_release(self) -> None:
-        self.entered.set()
-        self.release.wait(HOLD_SECONDS)
-
     def finish(self) -> None:
         self.release.set()
         if self.thread is not None:
@@ -158,10 +154,8 @@ class SagaHarness:
                 execution_arn = self.start(saga_input)
                 if not gate.entered.wait(HOLD_SECONDS):
                     raise TimeoutError("the first execution never reached its first step")
-                second, second_call = (
-                    self.start(saga_input, name=f"{saga_input['saga_id']}-again"),
-                    len(self.invocations),
-                )
+                second_call = len(self.invocations)
+                second = self.start(saga_input, name=f"{saga_input['saga_id']}-again")
                 duplicate = self.collect(saga_input, second, self.wait(second), first_call=second_call)
                 gate.finish()
             else:
@@ -226,7 +220,7 @@ class SagaHarness:
         self, failures: Mapping[str, str], compensations: Collection[str], faults: Collection[Fault]
     ) -> Iterator[None]:
         """Inject failures and faults for the runs inside."""
-        names = {step.name for step in saga.STEPS} | {str(step.compensation) for step in saga.STEPS}
+        names = {str(name) for step in saga.STEPS for name in (step.name, step.compensation)}
         unknown = (set(failures) | set(compensations)) - names
         if unknown or not set(failures.values()) <= set(STEP_FAILURES):
             raise ValueError(f"unknown steps {sorted(unknown)} or failures {sorted(set(failures.values()))}")
@@ -255,7 +249,8 @@ class SagaHarness:
                 attempt = faults.attempts[name] = faults.attempts.get(name, 0) + 1
             hold = faults.holds.get(name) if role == "action" else None
             if hold is not None and not hold.entered.is_set():
-                hold.wait_for_release()
+                hold.entered.set()
+                hold.release.wait(HOLD_SECONDS)
             kind = faults.failures.get(name)
             if name in faults.failing_compensations:
                 raise InjectedCrash(f"{name} failed")
@@ -290,16 +285,16 @@ class SagaHarness:
         if (hold := faults.holds.get(step.name)) and hold.thread is not None:
             # The first invocation ends a moment after this one has found it running.
             threading.Timer(0.3, hold.finish).start()
-        handler = handlers.step(step.name).handlers[role]
-        failing_store = first_invocation and any(fault.target == step.name for fault in faults.of("store-unavailable"))
+        self._store_failing = first_invocation and any(f.target == step.name for f in faults.of("store-unavailable"))
+        context: Any = LambdaContext(function_name, REGION)
         try:
-            with self._failing_idempotency_store(failing_store):
-                context: Any = LambdaContext(function_name, REGION)
-                result = handler(event, context)
+            result = handlers.step(step.name).handlers[role](event, context)
         except Exception as error:
             self._record(function_name, role, type(error).__name__)
             payload = {"errorType": type(error).__name__, "errorMessage": str(error)}
             raise moto_patches.FunctionError(json.dumps(payload).encode()) from None
+        finally:
+            self._store_failing = False
         if faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout":
             self._record(function_name, role, "States.Timeout")
             raise TaskTimedOut(f"{function_name} did not answer in time")
@@ -316,14 +311,6 @@ class SagaHarness:
             raise TimeoutError(f"{function_name} never reached its business code")
         self._record(function_name, "action", "Lambda.SdkClientException")
         raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
-
-    @contextmanager
-    def _failing_idempotency_store(self, failing: bool) -> Iterator[None]:
-        self._store_failing = failing
-        try:
-            yield
-        finally:
-            self._store_failing = False
 
     def _failing(self, service: str, target: str) -> bool:
         """Whether a call the state machine (or a handler) makes to ``target`` must fail."""
