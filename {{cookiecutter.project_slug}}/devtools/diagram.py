@@ -4,6 +4,7 @@ Plain edges are the normal flow, dotted edges are caught errors. ``devtools.read
 README's copy current.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,8 @@ SHAPES = {
 def flowchart(definition: Mapping[str, Any]) -> str:
     """The Mermaid source of a state machine definition."""
     states: Mapping[str, Mapping[str, Any]] = definition["States"]
-    ids = {name: f"s{index}" for index, name in enumerate(states)}
+    # Named after the states, so that adding a step changes only the lines about it.
+    ids = {name: re.sub(r"\W", "_", name) for name in states}
     lines = ["flowchart TD"]
     for name, state in states.items():
         opening, closing = SHAPES[state["Type"]]
