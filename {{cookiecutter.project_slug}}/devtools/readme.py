@@ -146,7 +146,11 @@ def load_definition() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the README's generated blocks are stale")
+    parser.add_argument("--paths", action="store_true", help="print each path's cost and worst case, change nothing")
     args = parser.parse_args(argv)
+    if args.paths:
+        print(paths_block(load_definition()))
+        return 0
     readme = README_FILE.read_text(encoding="utf-8")
     updated = with_blocks(readme, load_definition())
     if args.check:
