@@ -20,6 +20,13 @@ MAX_SERVICES = 10
 # Names become Lambda function, log group, metric and table names; keep them
 # short enough that the derived AWS names stay under their 64-character limits.
 MAX_NAME_LENGTH = 32
+# The generated app deploys stages, `-c stage=NAME` with NAME at most MAX_STAGE_LENGTH characters (as
+# its infra/config.py says), and names resources <project_slug>-<stage>; the tightest such name, the
+# RDS Proxy's, has at most 63 characters.
+MAX_STAGE_LENGTH = 16
+MAX_SLUG_LENGTH = 63 - len("-") - MAX_STAGE_LENGTH
+# The project's SSM parameters are /<project_slug>/<stage>/...: AWS refuses parameter names that start so.
+_RESERVED_SLUG_PREFIXES = ("aws", "ssm")
 
 CHOICES = {
     "database_mode": ("data_api", "rds_proxy"),
@@ -253,10 +260,16 @@ def _check_unique_names(services: tuple[Service, ...], consumers: tuple[Consumer
 
 
 def _check_slug(slug: str) -> None:
-    if not _SLUG.fullmatch(slug) or len(slug) > 50:
+    if not _SLUG.fullmatch(slug) or len(slug) > MAX_SLUG_LENGTH:
         raise AnswerError(
             f"project_slug {slug!r} must be lower-case letters, digits and single hyphens, start with a "
-            "letter and be at most 50 characters (it names the folder and the CloudFormation stacks)"
+            f"letter and be at most {MAX_SLUG_LENGTH} characters (it names the folder and, followed by a stage "
+            f"of up to {MAX_STAGE_LENGTH} characters, the stacks, the event bus and the RDS Proxy)"
+        )
+    if slug.startswith(_RESERVED_SLUG_PREFIXES):
+        raise AnswerError(
+            f"project_slug {slug!r} must not start with {' or '.join(_RESERVED_SLUG_PREFIXES)}: it begins the "
+            "names of the project's SSM parameters, and AWS reserves those prefixes for its own"
         )
 
 

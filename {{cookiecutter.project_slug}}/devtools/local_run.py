@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from devtools.harness.account import LAMBDA_ENVIRONMENT
 from devtools.harness.faults import STEP_FAILURES, Fault
 from devtools.prerequisites import require
 from infra.config import REGION
@@ -160,8 +161,9 @@ def _retried(run: "SagaRun", failed: Mapping[str, Any]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     require("local-run")
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "local-run")
+    local = {**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_SERVICE_NAME": "local-run"}
+    for name, value in local.items():
+        os.environ.setdefault(name, value)
     # The handlers read their environment when first imported: only now, with it set.
     from devtools.harness.runner import SagaHarness  # noqa: PLC0415
     from devtools.local_database import LocalDatabase  # noqa: PLC0415

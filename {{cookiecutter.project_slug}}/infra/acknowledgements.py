@@ -10,6 +10,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
+from infra.checkov_skips import skip_checkov_findings
 from infra.queues import DeadLetterQueue
 from infra.service_function import ServiceFunction
 
@@ -72,8 +73,10 @@ ENDPOINT_INGRESS = nag(
 
 
 def acknowledge_findings(*stacks: Stack) -> None:
+    """cdk-nag's findings and checkov's (``infra.checkov_skips``), construct by construct."""
     for stack in stacks:
         for construct in stack.node.find_all():
+            skip_checkov_findings(construct)
             accepted = findings_accepted_for(construct)
             if accepted:
                 Validations.of(construct).acknowledge(*accepted)

@@ -4,16 +4,15 @@
 from aws_cdk import Duration, Environment, Stack, triggers
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import packaging
+from infra import config, packaging
 from infra.definition import saga_timing
 from infra.events import EventRoute
 from infra.monitoring import Monitoring
 from infra.service_function import ServiceFunction
 from infra.state_machine import SagaStateMachine
-from infra.stateful import StatefulStack
+from infra.stateful import StatefulResources
 from {{ saga.package_name }} import saga
 from {{ saga.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, SAGA_REQUESTED, function_construct_id
 
@@ -23,14 +22,11 @@ OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
 class ApplicationStack(Stack):
     """Stateless: every resource here can be deleted and recreated from code without losing data."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, env: Environment, stateful: StatefulStack) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, env: Environment, stage: str) -> None:
         super().__init__(scope, construct_id, env=env)
-        self.stateful = stateful
+        self.stage = stage
+        self.stateful = stateful = StatefulResources(self, "Stateful", stage=stage)
         self.functions: dict[str, ServiceFunction] = {}
-        # By reference only: the queue's policy, in the stateful stack, already admits every rule of the bus.
-        self.delivery_dead_letters = sqs.Queue.from_queue_arn(
-            self, "DeliveryDeadLetters", stateful.delivery_dead_letters.queue_arn
-        )
         # The state machine waits for each of them longer than this, init phase included.
         step_timeout = Duration.seconds(saga_timing().function_timeout)
 
@@ -52,9 +48,10 @@ class ApplicationStack(Stack):
         self.saga = SagaStateMachine(
             self,
             "Saga",
+            log_group_name=f"/aws/vendedlogs/states/{config.stage_prefix(stage)}",
             functions=task_functions,
             status_table=stateful.status_table,
-            event_bus=stateful.events.bus,
+            event_bus=stateful.event_bus,
             dead_letters=stateful.saga_dead_letters,
         )
 
@@ -73,10 +70,10 @@ class ApplicationStack(Stack):
             self.subscriptions[consumer.name] = EventRoute(
                 self,
                 f"{consumer.title}Subscription",
-                bus=stateful.events.bus,
+                bus=stateful.event_bus,
                 pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
                 function=function.function,
-                dead_letter_queue=self.delivery_dead_letters,
+                dead_letter_queue=stateful.delivery_dead_letters,
                 description=f"The outcome events the {consumer.name} consumer receives",
             )
 
@@ -99,12 +96,12 @@ class ApplicationStack(Stack):
         self.requests = EventRoute(
             self,
             "SagaRequests",
-            bus=stateful.events.bus,
+            bus=stateful.event_bus,
             pattern=events.EventPattern(
                 source=events.Match.prefix(REQUEST_SOURCE_PREFIX), detail_type=[SAGA_REQUESTED]
             ),
             function=starter.function,
-            dead_letter_queue=self.delivery_dead_letters,
+            dead_letter_queue=stateful.delivery_dead_letters,
             description=f"Starts a saga for each {SAGA_REQUESTED} event from a source under {REQUEST_SOURCE_PREFIX}",
         )
 
@@ -131,6 +128,7 @@ class ApplicationStack(Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
+            name=config.stage_prefix(stage),
             state_machine=self.saga.state_machine,
             functions=self.functions,
             dead_letter_queues={
@@ -160,6 +158,7 @@ class ApplicationStack(Stack):
             handler=handler,
             code=lambda_.Code.from_asset(asset),
             service_name=name,
+            metrics_namespace=config.metrics_namespace(self.stage),
             description=description,
             environment={
                 **({"IDEMPOTENCY_TABLE_NAME": self.stateful.idempotency_table.table_name} if with_idempotency else {}),
@@ -168,7 +167,7 @@ class ApplicationStack(Stack):
             },
             network=database.network if with_database else None,
             timeout=timeout,
-            dead_letter_queue=self.delivery_dead_letters if asynchronous else None,
+            dead_letter_queue=self.stateful.delivery_dead_letters if asynchronous else None,
         )
         if with_idempotency:
             # The four calls Powertools idempotency makes, nothing else.

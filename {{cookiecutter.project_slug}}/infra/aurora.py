@@ -9,6 +9,8 @@ from constructs import Construct
 DATABASE_NAME = "saga"
 ADMIN_USER = "saga_admin"
 PORT = 5432
+ENGINE = rds.AuroraPostgresEngineVersion.VER_17_7
+ENGINE_VERSION = ENGINE.aurora_postgres_full_version
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
 
@@ -39,7 +41,7 @@ def aurora_postgres(
     cluster = rds.DatabaseCluster(
         scope,
         "Cluster",
-        engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_7),
+        engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE),
         writer=rds.ClusterInstance.serverless_v2("Writer"),
         serverless_v2_min_capacity=min_capacity,
         serverless_v2_max_capacity=4,

@@ -1,17 +1,27 @@
 """Aurora PostgreSQL behind RDS Proxy: functions in isolated subnets open IAM-authenticated TLS connections."""
 
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from infra import config, parameters
 from infra.aurora import ADMIN_USER, DATABASE_NAME, ISOLATED, PORT, aurora_postgres, isolated_vpc
 from infra.service_function import FunctionNetwork
+
+# Not 0 ACU: the proxy holds connections open, so the cluster would never pause anyway.
+MIN_CAPACITY = 0.5
+PROXY = "database-proxy-arn"
+PROXY_ENDPOINT = "database-proxy-endpoint"
+SUBNETS = "isolated-subnet-ids"
+FUNCTION_SECURITY_GROUP = "function-security-group-id"
 
 
 class Database(Construct):
     """The proxy multiplexes every function's connection onto a small pool of database connections."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, published: parameters.Published) -> None:
         super().__init__(scope, construct_id)
         # No internet gateway and no NAT: the functions reach AWS services through VPC endpoints only.
         self.vpc = isolated_vpc(self)
@@ -35,12 +45,13 @@ class Database(Construct):
         proxy_security_group.add_egress_rule(cluster_security_group, ec2.Port.tcp(PORT), "Proxy to the cluster")
         cluster_security_group.add_ingress_rule(proxy_security_group, ec2.Port.tcp(PORT), "From the proxy")
 
-        # Not 0 ACU: the proxy holds connections open, so the cluster would never pause anyway.
         self.cluster, self.secret = aurora_postgres(
-            self, vpc=self.vpc, min_capacity=0.5, security_groups=[cluster_security_group]
+            self, vpc=self.vpc, min_capacity=MIN_CAPACITY, security_groups=[cluster_security_group]
         )
         self.proxy = self.cluster.add_proxy(
             "Proxy",
+            # Proxy names are unique in an account and region: the stage's own.
+            db_proxy_name=config.stage_prefix(published.stage),
             secrets=[self.secret],
             vpc=self.vpc,
             vpc_subnets=ISOLATED,
@@ -49,8 +60,47 @@ class Database(Construct):
             require_tls=True,
             debug_logging=False,
         )
+        for key, value in (
+            (PROXY, self.proxy.db_proxy_arn),
+            (PROXY_ENDPOINT, self.proxy.endpoint),
+            (SUBNETS, Fn.join(",", [subnet.subnet_id for subnet in self.vpc.isolated_subnets])),
+            (FUNCTION_SECURITY_GROUP, self.function_security_group.security_group_id),
+        ):
+            published.publish(key, value)
+
+
+class DatabaseAccess(Construct):
+    """What the functions need of the database: the VPC to run in, the proxy's address and the connect grant."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
+        super().__init__(scope, construct_id)
+
+        def read(key: str) -> str:
+            return parameters.read(self, stage, key)
+
+        # One isolated subnet per Availability Zone of the stack, as isolated_vpc creates them. The functions
+        # need only the subnets and the security group: no resource of this stack refers to the VPC itself.
+        availability_zones = Stack.of(self).availability_zones
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self,
+            "Vpc",
+            vpc_id="vpc-of-the-stateful-stack",
+            availability_zones=availability_zones,
+            isolated_subnet_ids=Fn.split(",", read(SUBNETS), assumed_length=len(availability_zones)),
+        )
+        security_group = ec2.SecurityGroup.from_security_group_id(
+            self, "FunctionSecurityGroup", read(FUNCTION_SECURITY_GROUP), mutable=False
+        )
+        self.proxy = rds.DatabaseProxy.from_database_proxy_attributes(
+            self,
+            "Proxy",
+            db_proxy_arn=read(PROXY),
+            db_proxy_name=config.stage_prefix(stage),
+            endpoint=read(PROXY_ENDPOINT),
+            security_groups=[security_group],
+        )
         self.network: FunctionNetwork | None = FunctionNetwork(
-            vpc=self.vpc, subnets=ISOLATED, security_groups=[self.function_security_group]
+            vpc=vpc, subnets=ISOLATED, security_groups=[security_group]
         )
         self.environment = {
             "DATABASE_HOST": self.proxy.endpoint,

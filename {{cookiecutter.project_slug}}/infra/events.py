@@ -1,6 +1,6 @@
 """The saga's EventBridge bus: an archive for replay, one rule per consumer, and the rule that starts sagas."""
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -9,12 +9,15 @@ from constructs import Construct
 
 
 class SagaEventBus(Construct):
-    """The bus the saga publishes its outcomes on, archived so that past events can be replayed."""
+    """The bus the saga publishes its outcomes on, archived so that past events can be replayed.
+
+    Neither is kept when the stack is deleted: a retained bus would keep its name, and the stage could
+    not be deployed again. CloudFormation deletes the archive first, since it names the bus.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, bus_name: str) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
-        self.bus.apply_removal_policy(RemovalPolicy.RETAIN)
         self.archive = self.bus.archive(
             "Archive",
             description="Every saga event, kept a year for replay",

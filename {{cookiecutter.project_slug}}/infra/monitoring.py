@@ -14,26 +14,29 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.aws_cloudwatch_actions import SnsAction
 from constructs import Construct
 
-from infra import config
 from infra.service_function import ServiceFunction
 
 FIVE_MINUTES = Duration.minutes(5)
 
 
 class Monitoring(Construct):
-    """Every alarm notifies one SNS topic: subscribe the on-call address or chat integration to it."""
+    """Every alarm notifies one SNS topic: subscribe the on-call address or chat integration to it.
+
+    ``name``, the stage's, names the dashboard and the topic.
+    """
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
+        name: str,
         state_machine: sfn.StateMachine,
         functions: dict[str, ServiceFunction],
         dead_letter_queues: dict[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(self, "Alarms", display_name=f"{config.PROJECT} saga alarms", enforce_ssl=True)
+        self.topic = sns.Topic(self, "Alarms", display_name=f"{name} saga alarms", enforce_ssl=True)
         self.alarms: list[cloudwatch.Alarm] = []
 
         for alarm_id, metric, what in (
@@ -42,11 +45,11 @@ class Monitoring(Construct):
             ("ExecutionsAborted", state_machine.metric_aborted, "were aborted"),
         ):
             self._alarm(alarm_id, metric(period=FIVE_MINUTES, statistic="Sum"), f"Saga executions {what}")
-        for name, queue in dead_letter_queues.items():
+        for purpose, queue in dead_letter_queues.items():
             self._alarm(
-                f"{name.title()}DeadLetters",
+                f"{purpose.title()}DeadLetters",
                 queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
-                f"A message waits in the {name} dead-letter queue",
+                f"A message waits in the {purpose} dead-letter queue",
             )
         for function_id, function in functions.items():
             self._alarm(f"{function_id}Crashes", crashes(function), f"{function.service_name} crashed or timed out")
@@ -57,7 +60,7 @@ class Monitoring(Construct):
             )
 
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=config.PROJECT, default_interval=Duration.hours(6)
+            self, "Dashboard", dashboard_name=name, default_interval=Duration.hours(6)
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -111,7 +114,7 @@ class Monitoring(Construct):
 def handler_metric(function: ServiceFunction, name: str) -> cloudwatch.Metric:
     """A metric the function's handler publishes (Powertools metrics, dimension ``service``)."""
     return cloudwatch.Metric(
-        namespace=config.METRICS_NAMESPACE,
+        namespace=function.metrics_namespace,
         metric_name=name,
         dimensions_map={"service": function.service_name},
         period=FIVE_MINUTES,

@@ -34,9 +34,7 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     existing = stack.node.try_find_child("PowertoolsLayer")
     if existing is not None:
         return cast(lambda_.ILayerVersion, existing)
-    version = config.POWERTOOLS_VERSION
-    parameter = f"/aws/service/powertools/python/{config.LAMBDA_ARCHITECTURE}/python{config.PYTHON_VERSION}/{version}"
-    arn = ssm.StringParameter.value_for_string_parameter(stack, parameter)
+    arn = ssm.StringParameter.value_for_string_parameter(stack, config.POWERTOOLS_LAYER_PARAMETER)
     return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
 
 
@@ -51,6 +49,7 @@ class ServiceFunction(Construct):
         handler: str,
         code: lambda_.Code,
         service_name: str,
+        metrics_namespace: str,
         description: str,
         environment: dict[str, str],
         network: FunctionNetwork | None = None,
@@ -69,19 +68,26 @@ class ServiceFunction(Construct):
             description=f"Runs {description}",
         )
         self.log_group.grant_write(self.role)
+        # A policy of its own, so that what it allows on every resource is reviewed apart from the rest.
+        self.network_policy: iam.Policy | None = None
         if network is not None:
             # Creating and deleting the function's network interfaces accepts no narrower resource.
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=["*"],
-                )
+            self.network_policy = iam.Policy(
+                self,
+                "NetworkInterfaces",
+                roles=[self.role],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=[
+                            "ec2:CreateNetworkInterface",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:AssignPrivateIpAddresses",
+                            "ec2:UnassignPrivateIpAddresses",
+                        ],
+                        resources=["*"],
+                    )
+                ],
             )
         self.function = lambda_.Function(
             self,
@@ -102,7 +108,7 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 **environment,
             },
             vpc=network.vpc if network else None,
@@ -112,5 +118,9 @@ class ServiceFunction(Construct):
             on_failure=lambda_destinations.SqsDestination(dead_letter_queue) if dead_letter_queue else None,
             retry_attempts=2 if dead_letter_queue else None,
         )
+        if self.network_policy is not None:
+            # Lambda checks these permissions when it creates the function in the VPC.
+            self.function.node.add_dependency(self.network_policy)
         self.service_name = service_name
+        self.metrics_namespace = metrics_namespace
         self.invoked_asynchronously = dead_letter_queue is not None

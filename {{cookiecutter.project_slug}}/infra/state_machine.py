@@ -11,7 +11,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra import config
 from infra.definition import DEFINITION_FILE
 from {{ saga.package_name }} import saga
 from {{ saga.package_name }}.naming import (
@@ -30,18 +29,22 @@ class SagaStateMachine(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        log_group_name: str,
         functions: dict[str, lambda_.IFunction],
         status_table: dynamodb.ITable,
         event_bus: events.IEventBus,
         dead_letters: sqs.IQueue,
     ) -> None:
-        """``functions``: each Lambda function the definition invokes, by the title it is named after."""
+        """``functions``: each Lambda function the definition invokes, by the title it is named after.
+
+        ``log_group_name`` should start with /aws/vendedlogs/: it keeps the account's CloudWatch Logs
+        resource policy small.
+        """
         super().__init__(scope, construct_id)
-        # The /aws/vendedlogs/ prefix keeps the account's CloudWatch Logs resource policy small.
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{config.PROJECT}",
+            log_group_name=log_group_name,
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.DESTROY,
         )

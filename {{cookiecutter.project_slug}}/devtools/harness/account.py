@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from infra.config import METRICS_NAMESPACE
 from {{ cookiecutter.package_name }} import saga
 from {{ cookiecutter.package_name }}.naming import (
     DEAD_LETTER_QUEUE_PLACEHOLDER,
@@ -34,6 +35,7 @@ LAMBDA_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
+    "POWERTOOLS_METRICS_NAMESPACE": f"{METRICS_NAMESPACE}/local",
     "SAGA_TABLE_NAME": SAGA_TABLE,
     "POWERTOOLS_TRACE_DISABLED": "true",
 }

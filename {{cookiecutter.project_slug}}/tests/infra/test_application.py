@@ -15,12 +15,15 @@ from app import build_app
 from infra import config
 from infra.acknowledgements import findings_accepted_for
 from infra.definition import DEFINITION_FILE, saga_timing
+from infra.parameters import parameter_name
+from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
 from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
 from {{ cookiecutter.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, function_placeholder
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
 
 RUNTIME = f"python{config.PYTHON_VERSION}"
+NAMESPACE = config.metrics_namespace(config.DEFAULT_STAGE)
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -72,7 +75,7 @@ def test_every_function_is_built_the_same_way(synthesized: Synthesized) -> None:
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
         assert len(properties["Layers"]) == 1
-        assert properties["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == config.METRICS_NAMESPACE
+        assert properties["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
     for log_group in resources(template, "AWS::Logs::LogGroup").values():
         assert log_group["Properties"]["RetentionInDays"] > 0
 
@@ -96,14 +99,11 @@ def test_every_placeholder_of_the_definition_is_filled_with_its_resource(synthes
         for role, title in step.functions.items():
             function = function_named(template, f"{PACKAGE}.handlers.{role}", SAGA_STEP=step.name)
             assert substitutions[function_placeholder(title)] == {"Fn::GetAtt": [function, "Arn"]}
-    stateful = synthesized.stateful
-    for placeholder, construct in (
-        ("SagaTableName", stateful.status_table),  # type: ignore[attr-defined]
-        ("EventBusName", stateful.events.bus),  # type: ignore[attr-defined]
-        ("DeadLetterQueueUrl", stateful.saga_dead_letters),  # type: ignore[attr-defined]
-    ):
-        logical_id = stateful.get_logical_id(construct.node.default_child)
-        assert logical_id in json.dumps(substitutions[placeholder]), placeholder
+    # The stateful stack's resources, by the parameters it writes and the bus's name: no export.
+    parameters = {body.get("Default"): name for name, body in template["Parameters"].items()}
+    for placeholder, key in (("SagaTableName", SAGA_TABLE), ("DeadLetterQueueUrl", SAGA_DEAD_LETTERS)):
+        assert parameters[parameter_name(config.DEFAULT_STAGE, key)] in json.dumps(substitutions[placeholder])
+    assert substitutions["EventBusName"] == config.stage_prefix(config.DEFAULT_STAGE)
 
 
 def test_the_state_machine_logs_every_event_without_execution_data_and_is_traced(synthesized: Synthesized) -> None:
@@ -171,7 +171,7 @@ def test_alarms_wake_people_for_failures_timeouts_aborts_dead_letters_and_crashe
         used = {query["Id"]: query.get("MetricStat", {}).get("Metric", {}) for query in expression}
         assert used["errors"]["MetricName"] == "Errors"
         assert (used["expected"]["Namespace"], used["expected"]["MetricName"]) == (
-            config.METRICS_NAMESPACE,
+            NAMESPACE,
             "ExpectedFailures",
         )
     assert metrics.count(("AWS/Lambda", "Errors")) == 0, "rejections are metrics, not alarms"
@@ -232,6 +232,10 @@ def test_stateful_resources_are_kept_encrypted_and_recoverable(synthesized: Synt
     assert not resources(template, "AWS::SecretsManager::Secret").keys() - {
         name for name in resources(template, "AWS::SecretsManager::Secret") if "Cluster" in name
     }
+    # What a deleted stack leaves has no fixed name, or the stage could not be deployed again.
+    named = {"TableName", "QueueName", "Name", "DBClusterIdentifier"}
+    kept = [body for body in template["Resources"].values() if body.get("DeletionPolicy") in {"Retain", "Snapshot"}]
+    assert not [body for body in kept if named & body["Properties"].keys()]
 
 
 def test_nothing_is_reachable_from_the_internet(synthesized: Synthesized) -> None:

@@ -1,0 +1,113 @@
+{%- set saga = cookiecutter | saga_model -%}
+"""Read-only checks that the account and region can take this deployment: `make preflight`.
+
+Run it with the credentials you deploy with. It prints one line per problem, with its fix, and
+exits 1; otherwise it says so and exits 0. It checks what a deployment would otherwise find out
+half-way: the Powertools layer's SSM parameter (AWS has let per-version parameters go missing), the
+Aurora PostgreSQL version with the capacity and the access path this mode needs, and the CDK
+bootstrap. The Data API is an instance-class option, not an engine-version feature
+(``SupportedFeatureNames`` lists the IAM role features), hence ``SupportsHttpEndpoint`` of the
+orderable ``db.serverless`` instances.
+"""
+
+import sys
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra import config
+from infra.aurora import ENGINE_VERSION
+from infra.database_{{ saga.database_mode }} import MIN_CAPACITY
+
+ENGINE = "aurora-postgresql"
+BOOTSTRAP_STACK = "CDKToolkit"
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+# What the synthesized templates' CheckBootstrapVersion rule requires.
+MIN_BOOTSTRAP_VERSION = 6
+
+
+def problems(
+    ssm: Any,
+    rds: Any,
+    cloudformation: Any,
+    *,
+    min_capacity: float = MIN_CAPACITY,
+    data_api: bool = config.DATABASE_MODE == "data_api",
+) -> list[str]:
+    """One line per problem, each saying how to fix it."""
+    region = config.REGION
+    found = []
+    if parameter(ssm, config.POWERTOOLS_LAYER_PARAMETER) is None:
+        latest = config.POWERTOOLS_LAYER_PARAMETER.rsplit("/", 1)[0] + "/latest"
+        found.append(
+            f"the Powertools layer parameter {config.POWERTOOLS_LAYER_PARAMETER} does not exist in {region}: "
+            f"read {latest} or give the layer's ARN in infra/service_function.py"
+        )
+    versions = rds.describe_db_engine_versions(Engine=ENGINE, EngineVersion=ENGINE_VERSION)["DBEngineVersions"]
+    if not versions:
+        found.append(
+            f"Aurora PostgreSQL {ENGINE_VERSION} is not offered in {region}: choose an offered version in "
+            f"infra/aurora.py (aws rds describe-db-engine-versions --engine {ENGINE} --region {region})"
+        )
+    else:
+        lowest = versions[0].get("ServerlessV2FeaturesSupport", {}).get("MinCapacity")
+        if lowest is None or lowest > min_capacity:
+            found.append(
+                f"Aurora Serverless v2 PostgreSQL {ENGINE_VERSION} in {region} scales down to {lowest} ACU, and "
+                f"this project needs {min_capacity}: choose a version that does in infra/aurora.py"
+            )
+        if data_api and not any(
+            option.get("SupportsHttpEndpoint")
+            for option in rds.describe_orderable_db_instance_options(
+                Engine=ENGINE, EngineVersion=ENGINE_VERSION, DBInstanceClass="db.serverless"
+            )["OrderableDBInstanceOptions"]
+        ):
+            found.append(
+                f"the Data API is not available for Aurora Serverless v2 PostgreSQL {ENGINE_VERSION} in {region}: "
+                "choose a version that has it in infra/aurora.py, or generate the project in the rds_proxy mode"
+            )
+    bootstrap = f"npx cdk bootstrap aws://ACCOUNT_ID/{region}"
+    if not stack_exists(cloudformation, BOOTSTRAP_STACK):
+        found.append(f"the account is not CDK-bootstrapped in {region} (no {BOOTSTRAP_STACK} stack): {bootstrap}")
+    else:
+        version = parameter(ssm, BOOTSTRAP_VERSION_PARAMETER)
+        if version is None or int(version) < MIN_BOOTSTRAP_VERSION:
+            found.append(
+                f"the CDK bootstrap in {region} is older than version {MIN_BOOTSTRAP_VERSION} (found {version}): "
+                f"{bootstrap}"
+            )
+    return found
+
+
+def parameter(ssm: Any, name: str) -> str | None:
+    try:
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+        return None
+
+
+def stack_exists(cloudformation: Any, name: str) -> bool:
+    try:
+        cloudformation.describe_stacks(StackName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationError":
+            raise
+        return False
+    return True
+
+
+def main() -> int:
+    session = boto3.Session(region_name=config.REGION)
+    try:
+        found = problems(session.client("ssm"), session.client("rds"), session.client("cloudformation"))
+    except (BotoCoreError, ClientError) as error:
+        found = [f"the checks could not run: {error} (use the credentials you deploy with)"]
+    print("\n".join(found) or f"ready to deploy to {config.REGION}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The way the README deploys: the pinned CDK CLI, stages, values handed over in SSM, checkov, preflight."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from app import ROOT, build_app
+from infra import config, preflight
+from infra.aurora import ENGINE_VERSION
+from tests.infra.conftest import Synthesized
+
+STAGE = config.DEFAULT_STAGE
+
+
+def tool(variable: str, default: Path, install: str) -> str:
+    """The executable the environment variable names, or the project's own one."""
+    path = Path(os.environ.get(variable, default))
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `{install}`, or set {variable} to the executable")
+    return str(path)
+
+
+def deployed(template: dict[str, Any]) -> dict[str, Any]:
+    """The template less what the CLI has the app add for the CLI's own use: construct and asset paths in
+    the resources' Metadata, and the CDK version it reports (the CDKMetadata resource and its condition)."""
+    stripped = json.loads(json.dumps(template))
+    stripped["Resources"] = {n: b for n, b in stripped["Resources"].items() if b["Type"] != "AWS::CDK::Metadata"}
+    stripped.get("Conditions", {}).pop("CDKMetadataAvailable", None)
+    for body in stripped["Resources"].values():
+        body["Metadata"] = {key: value for key, value in body.get("Metadata", {}).items() if not key.startswith("aws:")}
+    return {key: value for key, value in stripped.items() if value}
+
+
+def test_the_pinned_cli_synthesizes_the_templates_the_tests_check(synthesized: Synthesized, tmp_path: Path) -> None:
+    cdk = tool("CDK_CLI", ROOT / "node_modules" / ".bin" / "cdk", "make install")
+    command = [cdk, "synth", "--quiet", "-c", f"stage={STAGE}", "--output", str(tmp_path)]
+    environment = {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    synth = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, check=False)  # noqa: S603
+    assert synth.returncode == 0, synth.stderr.decode()[-3000:]
+    for stack in (synthesized.stateful, synthesized.application):
+        cli = json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
+        assert deployed(cli) == deployed(synthesized.json(stack))
+
+
+def test_stacks_share_no_export_and_every_name_carries_the_stage(synthesized: Synthesized) -> None:
+    for stack in (synthesized.stateful, synthesized.application):
+        template = synthesized.json(stack)
+        assert stack.stack_name.startswith(f"{config.stage_prefix(STAGE)}-")
+        assert "Fn::ImportValue" not in json.dumps(template)
+        names = [
+            value
+            for body in template["Resources"].values()
+            for key, value in body.get("Properties", {}).items()
+            if key in {"Name", "DashboardName", "LogGroupName", "DBProxyName", "DisplayName"} and isinstance(value, str)
+        ]
+        assert names
+        assert [name for name in names if config.stage_prefix(STAGE) not in name.replace("/", "-")] == []
+
+
+@pytest.mark.parametrize("stage", ["Prod", "-dev", "dev-", "a--b", "a" * (config.MAX_STAGE_LENGTH + 1)])
+def test_a_stage_that_cannot_name_resources_is_refused(stage: str) -> None:
+    with pytest.raises(SystemExit, match=f"stage '{stage}' must be lower-case letters"):
+        build_app({"stage": stage})
+
+
+def test_checkov_fails_nothing_but_what_infra_checkov_skips_does_not_explain(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    checkov = tool("CHECKOV", ROOT / "build" / "checkov" / "bin" / "checkov", "make install")
+    templates = {stack.stack_name: synthesized.json(stack) for stack in (synthesized.stateful, synthesized.application)}
+    # And a copy of one with a queue nothing explains: the scan must report it, and nothing else.
+    copy = synthesized.json(synthesized.stateful)
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    templates["unexplained"] = copy | {"Resources": copy["Resources"] | {"Unexplained": queue}}
+    command = [checkov, "--framework", "cloudformation", "--skip-download", "--compact", "--quiet", "-o", "json"]
+    for name, template in templates.items():
+        (tmp_path / f"{name}.template.json").write_text(json.dumps(template))
+        command += ["--file", str(tmp_path / f"{name}.template.json")]
+    report = json.loads(subprocess.run(command, capture_output=True, text=True, check=False).stdout)  # noqa: S603
+    failed = [(Path(check["file_abs_path"]).name, check["resource"]) for check in report["results"]["failed_checks"]]
+    assert failed == [("unexplained.template.json", "AWS::SQS::Queue.Unexplained")]
+
+
+SERVICES = ("ssm", "rds", "cloudformation")
+READY = {"layer": True, "engine": True, "min_capacity": 0.0, "data_api": True, "toolkit": True, "bootstrap": "30"}
+
+
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [
+        ({}, None),
+        ({"layer": False}, "the Powertools layer parameter /aws/service/powertools/python/"),
+        ({"engine": False}, f"Aurora PostgreSQL {ENGINE_VERSION} is not offered"),
+        ({"min_capacity": 0.5}, "scales down to 0.5 ACU, and this project needs 0"),
+        ({"data_api": False}, "the Data API is not available"),
+        ({"toolkit": False}, "is not CDK-bootstrapped"),
+        ({"bootstrap": None}, "older than version 6 (found None)"),
+        ({"bootstrap": "5"}, "older than version 6 (found 5)"),
+    ],
+)
+def test_preflight_names_each_problem_with_its_fix(broken: dict[str, Any], problem: str | None) -> None:
+    state = READY | broken
+    session = botocore.session.get_session()
+    clients = {name: session.create_client(name, region_name=config.REGION) for name in SERVICES}
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    engine = {"ServerlessV2FeaturesSupport": {"MinCapacity": state["min_capacity"]}}
+    options = {"OrderableDBInstanceOptions": [{"SupportsHttpEndpoint": state["data_api"]}]}
+    calls: list[tuple[str, str, dict[str, Any] | str]] = [  # In the order of preflight; a string is an error code.
+        ("ssm", "get_parameter", {"Parameter": {"Value": "arn"}} if state["layer"] else "ParameterNotFound"),
+        ("rds", "describe_db_engine_versions", {"DBEngineVersions": [engine] if state["engine"] else []}),
+        *([("rds", "describe_orderable_db_instance_options", options)] if state["engine"] else []),
+        ("cloudformation", "describe_stacks", {"Stacks": []} if state["toolkit"] else "ValidationError"),
+        *[("ssm", "get_parameter", {"Parameter": {"Value": version}} if version else "ParameterNotFound")
+          for version in [state["bootstrap"]] if state["toolkit"]],
+    ]  # fmt: skip
+    for service, method, response in calls:
+        if isinstance(response, str):
+            stubbers[service].add_client_error(method, response)
+        else:
+            stubbers[service].add_response(method, response)
+        stubbers[service].activate()
+    found = preflight.problems(*clients.values(), min_capacity=0, data_api=True)
+    assert [str(problem) in line for line in found] == ([] if problem is None else [True])
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
