@@ -5,8 +5,14 @@ folder, nothing else. The project's runtime dependencies that neither the Lambda
 (boto3) nor the Powertools layer (Powertools, pydantic, the X-Ray SDK) provides are
 installed from wheels built for the target platform into a cached folder; `make install`
 downloads those wheels once, so synthesis works offline afterwards.
+
+Lambda cannot write bytecode next to the code it runs, so an asset without ``.pyc`` files has its
+modules compiled again at every cold start. Assets carry them, compiled by a Python of the target
+version when there is one (this one, or the ``python3.X`` on the PATH), checked against nothing
+(``unchecked-hash``) since deployed files never change; without one, assets carry the sources only.
 """
 
+import functools
 import hashlib
 import os
 import re
@@ -35,6 +41,8 @@ PLATFORMS = {
     "arm64": ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
     "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
 }
+# Where Lambda puts the code: the path tracebacks show for compiled modules.
+TASK_ROOT = "/var/task"
 
 
 def pip_platform_arguments() -> list[str]:
@@ -72,7 +80,8 @@ def dependencies() -> Path | None:
     requirements = lambda_requirements()
     if not requirements:
         return None
-    digest = hashlib.sha256("\n".join([*requirements, *pip_platform_arguments()]).encode()).hexdigest()[:16]
+    recipe = [*requirements, *pip_platform_arguments(), f"compiled: {target_python() is not None}"]
+    digest = hashlib.sha256("\n".join(recipe).encode()).hexdigest()[:16]
     target = BUILD / f"dependencies-{digest}"
     if not target.is_dir():
         staging = target.with_suffix(f".{os.getpid()}")
@@ -80,8 +89,8 @@ def dependencies() -> Path | None:
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-compile"]
         command += ["--find-links", str(WHEELHOUSE), "--target", str(staging), *pip_platform_arguments()]
         subprocess.run([*command, *requirements], check=True)  # noqa: S603
-        for metadata in staging.glob("*.dist-info"):
-            shutil.rmtree(metadata)
+        # The *.dist-info folders stay: some packages read their own version from them when imported.
+        compile_modules(staging)
         try:
             staging.rename(target)
         except OSError:  # another process installed them first
@@ -119,7 +128,7 @@ def _asset(name: str, *own: str, with_dependencies: bool = False) -> Path:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     )
     vendored = dependencies() if with_dependencies else None
-    digest = hashlib.sha256(str(vendored).encode())
+    digest = hashlib.sha256(f"{vendored}\0compiled: {target_python() is not None}".encode())
     for relative, path in sources:
         digest.update(relative.encode() + b"\0" + path.read_bytes())
     asset = BUILD / f"{name}-{digest.hexdigest()[:16]}"
@@ -129,6 +138,7 @@ def _asset(name: str, *own: str, with_dependencies: bool = False) -> Path:
     for relative, path in sources:
         (staging / PACKAGE / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, staging / PACKAGE / relative)
+    compile_modules(staging)
     if vendored is not None:
         shutil.copytree(vendored, staging, dirs_exist_ok=True)
     try:
@@ -136,6 +146,35 @@ def _asset(name: str, *own: str, with_dependencies: bool = False) -> Path:
     except OSError:  # another process built the same asset first
         shutil.rmtree(staging, ignore_errors=True)
     return asset
+
+
+@functools.cache
+def target_python() -> str | None:
+    """A Python of the functions' version to compile their modules with, or None when there is none here."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == config.PYTHON_VERSION:
+        return sys.executable
+    found = shutil.which(f"python{config.PYTHON_VERSION}")
+    if found is not None:
+        # A pyenv shim, say, may stand for a version that is not installed.
+        check = [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        answer = subprocess.run(check, capture_output=True, text=True, check=False)  # noqa: S603
+        if answer.returncode == 0 and answer.stdout.strip() == config.PYTHON_VERSION:
+            return found
+    print(
+        f"python{config.PYTHON_VERSION} not found: the Lambda assets carry no .pyc files, and every cold start "
+        "compiles the modules it imports",
+        file=sys.stderr,
+    )
+    return None
+
+
+def compile_modules(folder: Path) -> None:
+    """Add the target version's ``.pyc`` next to every module of ``folder``, when there is a Python to compile with."""
+    python = target_python()
+    if python is None:
+        return
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    subprocess.run([*command, "-s", str(folder), "-p", TASK_ROOT, str(folder)], check=True)  # noqa: S603
 
 
 if __name__ == "__main__":

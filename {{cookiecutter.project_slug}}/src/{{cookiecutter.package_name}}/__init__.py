@@ -1,1 +1,1 @@
-"""The saga's services, consumers and the runtime they share."""
+"""The saga: its steps, its consumers and the runtime they share."""

@@ -16,9 +16,9 @@ from {{ saga.package_name }}.naming import {% if saga.consumers %}ALL_OUTCOMES, 
 WORKFLOW_TYPE: Literal["STANDARD", "EXPRESS"] = "{{ saga.workflow_type }}"
 
 {% if saga.services | length == 1 -%}
-STEPS = ({{ step(saga.services[0]) }},)
+STEPS: tuple[Step, ...] = ({{ step(saga.services[0]) }},)
 {%- else %}
-STEPS = (
+STEPS: tuple[Step, ...] = (
 {%- for service in saga.services %}
     {{ step(service) }},
 {%- endfor %}

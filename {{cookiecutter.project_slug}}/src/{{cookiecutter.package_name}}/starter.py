@@ -7,18 +7,17 @@ claimed starts nothing, unless an earlier delivery claimed it and may have faile
 then it starts again, and the state machine's own conditional record keeps it to one saga.
 """
 
-import functools
 import json
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from {{ cookiecutter.package_name }} import saga
 from {{ cookiecutter.package_name }}.naming import SAGA_REQUESTED
+from {{ cookiecutter.package_name }}.runtime import aws
 from {{ cookiecutter.package_name }}.runtime.envelope import SagaRequest, max_payload_bytes
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
 from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
@@ -30,15 +29,15 @@ if TYPE_CHECKING:
 REQUESTED = "REQUESTED"
 
 
-@functools.cache
 def stepfunctions() -> "SFNClient":
     """The Step Functions client of this execution environment, created on first use."""
-    return boto3.session.Session().client("stepfunctions")
+    client: SFNClient = aws.client("stepfunctions")
+    return client
 
 
-@functools.cache
 def dynamodb() -> "DynamoDBClient":
-    return boto3.session.Session().client("dynamodb")
+    client: DynamoDBClient = aws.client("dynamodb")
+    return client
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.saga_id", clear_state=True)

@@ -1,5 +1,5 @@
 {%- set saga = cookiecutter | saga_model -%}
-"""Migrations: applied in order, once, each whole or not at all, through the services' access path."""
+"""Migrations: applied in order, once, each whole or not at all, through the steps' access path."""
 
 from pathlib import Path
 from typing import Any

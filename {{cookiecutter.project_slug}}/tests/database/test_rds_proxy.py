@@ -3,8 +3,10 @@
 """The RDS Proxy access path, through pgbouncer in transaction pooling mode (the proxy's local stand-in)."""
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -14,6 +16,7 @@ from devtools.pgbouncer import PgBouncer
 from {{ saga.package_name }} import handlers
 from {{ saga.package_name }}.database import DatabaseNotReady, DatabaseUnavailable, execute, rds_proxy, transaction
 from {{ saga.package_name }}.database.effects import EffectTable
+from {{ saga.package_name }}.runtime import aws
 
 effects = EffectTable("{{ service.name }}")
 INSERT = 'INSERT INTO "{{ service.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
@@ -29,16 +32,16 @@ def proxy(database: LocalDatabase) -> Iterator[PgBouncer]:
 
 @pytest.fixture
 def token_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The IAM token requests the database layer makes, still served by botocore's local signer."""
+    """The IAM tokens the database layer signs: what for, and the token."""
     requests: list[dict[str, Any]] = []
-    client = rds_proxy._rds()
-    sign = client.generate_db_auth_token
+    sign = rds_proxy.auth_token
 
-    def recorded(**kwargs: Any) -> str:
-        requests.append(kwargs)
-        return sign(**kwargs)
+    def recorded(host: str, port: int, user: str) -> str:
+        token = sign(host, port, user)
+        requests.append({"DBHostname": host, "Port": port, "DBUsername": user, "token": token})
+        return token
 
-    monkeypatch.setattr(client, "generate_db_auth_token", recorded)
+    monkeypatch.setattr(rds_proxy, "auth_token", recorded)
     rds_proxy.close()
     return requests
 
@@ -64,12 +67,34 @@ def test_one_connection_per_environment_opened_with_one_iam_token(
     connection = rds_proxy._state.connection
     execute("SELECT 1")
     assert rds_proxy._state.connection is connection
-    assert connection.info.password.startswith(f"127.0.0.1:{database.proxy.port}/?Action=connect")
+    assert token_requests[0]["token"].startswith(f"127.0.0.1:{database.proxy.port}/?Action=connect")
+
+
+def test_the_iam_token_is_the_one_rds_signs() -> None:
+    def query(token: str) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(f"https://{token}").query)
+
+    rds = aws.client("rds")
+    for _ in range(3):  # both signed within the same second, or try again
+        ours = rds_proxy.auth_token("proxy.example", 5432, "saga user")
+        theirs = rds.generate_db_auth_token(DBHostname="proxy.example", Port=5432, DBUsername="saga user")
+        if query(ours)["X-Amz-Date"] == query(theirs)["X-Amz-Date"]:
+            break
+        time.sleep(0.1)
+    assert ours.split("?")[0] == theirs.split("?")[0] == "proxy.example:5432/"
+    assert query(ours) == query(theirs)
+
+
+def test_tls_is_required_unless_disabled(proxy: PgBouncer, monkeypatch: pytest.MonkeyPatch) -> None:
+    rds_proxy.close()
+    monkeypatch.setenv("DATABASE_SSLMODE", "require")  # pgbouncer here speaks no TLS, unlike RDS Proxy
+    with pytest.raises(DatabaseNotReady, match="does not accept TLS"):
+        execute("SELECT 1")
 
 
 def test_statements_keep_working_when_the_pool_hands_out_another_server_connection(proxy: PgBouncer) -> None:
-    # Prepared statements would be left on one server connection and missing on the next:
-    # psycopg prepares after 5 executions unless prepare_threshold is None.
+    # A named prepared statement would be left on one server connection and missing on the next;
+    # the unnamed one each parameterized statement uses lives inside its transaction.
     for round_number in range(3):
         for attempt in range(8):
             effects.record(f"saga-{round_number}-{attempt}", {"n": attempt})

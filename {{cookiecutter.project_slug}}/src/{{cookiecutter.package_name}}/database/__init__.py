@@ -1,10 +1,10 @@
 {%- set saga = cookiecutter | saga_model -%}
-"""The database every service writes its effects to, behind two functions.
+"""The database every step writes its effects to, behind two functions.
 
 ``execute(sql, params)`` runs one statement with named parameters (``:name``) and
 returns its rows as dictionaries; ``transaction()`` groups statements so they
 commit together or not at all. A statement outside ``transaction()`` commits on
-its own. Services and business logic use only these, never the access mode.
+its own. Steps and business logic use only these, never the access mode.
 {%- if saga.database_mode == "data_api" %}
 
 This project reaches Aurora PostgreSQL through the RDS Data API (``data_api``):

@@ -19,10 +19,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore import exceptions as botocore_errors
 
 from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseNotReady, DatabaseUnavailable
+from {{ cookiecutter.package_name }}.runtime import aws
 from {{ cookiecutter.package_name }}.runtime.errors import TransientError
 
 if TYPE_CHECKING:
@@ -34,18 +34,13 @@ RESUMING = "DatabaseResumingException"
 THROTTLED = "ThrottlingException"
 UNAVAILABLE = frozenset({"DatabaseUnavailableException", "ServiceUnavailableError", "InternalServerErrorException"})
 
-_client: "RDSDataServiceClient | None" = None
-_client_lock = threading.Lock()
 _state = threading.local()
 
 
 def client() -> "RDSDataServiceClient":
     """The ``rds-data`` client of this execution environment, created on first use."""
-    global _client  # noqa: PLW0603
-    with _client_lock:
-        if _client is None:
-            _client = boto3.session.Session().client("rds-data")
-        return _client
+    rds_data: RDSDataServiceClient = aws.client("rds-data")
+    return rds_data
 
 
 def execute(sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 Every step's table has the same shape (``saga_id`` primary key, ``state``, ``data``): its first
 migration creates it. A repeated action finds the row already there and changes nothing, so the
-effect is applied once even when the step runs twice. Every statement is parameterized, and each
-method is one transaction.
+effect is applied once even when the step runs twice. Every statement is parameterized and commits
+on its own: each one is all a method needs to be atomic, and a Data API call or a proxy round trip
+saved is time every step invocation keeps.
 """
 
 import json
@@ -11,10 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from {{ cookiecutter.package_name }}.database import execute, transaction
+from {{ cookiecutter.package_name }}.database import execute
 
 EffectState = Literal["DONE", "COMPENSATED"]
 _TABLE = re.compile(r"[a-z][a-z0-9_]*")
+# ``data`` as text: both access paths return it as the JSON the table stored.
+COLUMNS = "saga_id, state, data::text AS data"
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,17 @@ class EffectTable:
         self.table = table
 
     def record(self, saga_id: str, data: dict[str, Any]) -> Effect:
-        """Record the effect of one saga, once: a repeated call changes nothing and returns the stored effect."""
-        with transaction():
-            execute(
-                f'INSERT INTO "{self.table}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'  # noqa: S608
-                " ON CONFLICT (saga_id) DO NOTHING",
-                {"saga_id": saga_id, "state": "DONE", "data": data},
-            )
-            effect = self.find(saga_id)
+        """Record the effect of one saga, once: a repeated call changes nothing and returns the stored effect.
+
+        The insert returns the row it wrote; when the row was there already, it does nothing and the
+        stored row is read instead, whichever call wrote it.
+        """
+        inserted = execute(
+            f'INSERT INTO "{self.table}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'  # noqa: S608
+            f" ON CONFLICT (saga_id) DO NOTHING RETURNING {COLUMNS}",
+            {"saga_id": saga_id, "state": "DONE", "data": data},
+        )
+        effect = _effect(inserted[0]) if inserted else self.find(saga_id)
         if effect is None:
             raise AssertionError(f"saga {saga_id}: the recorded effect is missing")
         return effect
@@ -57,9 +63,11 @@ class EffectTable:
     def find(self, saga_id: str) -> Effect | None:
         """The effect of one saga, or None."""
         rows = execute(
-            f'SELECT saga_id, state, data::text AS data FROM "{self.table}" WHERE saga_id = :saga_id',  # noqa: S608
+            f'SELECT {COLUMNS} FROM "{self.table}" WHERE saga_id = :saga_id',  # noqa: S608
             {"saga_id": saga_id},
         )
-        if not rows:
-            return None
-        return Effect(saga_id=rows[0]["saga_id"], state=rows[0]["state"], data=json.loads(rows[0]["data"]))
+        return _effect(rows[0]) if rows else None
+
+
+def _effect(row: dict[str, Any]) -> Effect:
+    return Effect(saga_id=row["saga_id"], state=row["state"], data=json.loads(row["data"]))

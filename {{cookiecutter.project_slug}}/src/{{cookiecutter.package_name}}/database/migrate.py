@@ -1,13 +1,13 @@
 """Schema migrations: plain SQL files applied in order, each once.
 
-Each service keeps its migrations in ``migrations/<service>/``, numbered
+Each step keeps its migrations in ``migrations/<step>/``, numbered
 ``0001_...sql``, ``0002_...sql``. They are applied in the order of their path, so a
-service added later starts at its own ``0001`` without renumbering anyone else's; a
-service's migrations touch only its own table. Applied migrations are recorded in
+step added later starts at its own ``0001`` without renumbering anyone else's; a
+step's migrations touch only its own table. Applied migrations are recorded in
 ``schema_migrations``; running again applies only the new ones.
 
 Each file runs in one transaction together with its ``schema_migrations`` row,
-through the same access path as the services (so deployment also proves that
+through the same access path as the steps (so deployment also proves that
 path works). At deployment a trigger Lambda calls ``handler``; locally,
 ``make migrate`` calls ``apply``.
 
@@ -59,9 +59,13 @@ def apply(directory: Path = MIGRATIONS) -> list[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations"
         " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
     )
+    # Read once: a deployment that brings no new migration costs these two statements only.
+    done = {row["name"] for row in execute("SELECT name FROM schema_migrations")}
     applied = []
     for path in migration_files(directory):
         name = path.relative_to(directory).as_posix()
+        if name in done:
+            continue
         with transaction():
             # Held until commit: a concurrent run waits, then sees this migration as applied.
             execute("LOCK TABLE schema_migrations IN SHARE ROW EXCLUSIVE MODE")

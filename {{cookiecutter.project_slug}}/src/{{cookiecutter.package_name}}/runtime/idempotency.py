@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -35,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from {{ cookiecutter.package_name }}.runtime import aws
 from {{ cookiecutter.package_name }}.runtime.errors import IdempotencyStoreUnavailable, StepInProgress
 
 if TYPE_CHECKING:
@@ -59,10 +59,10 @@ consumer_config = IdempotencyConfig(
 )
 
 
-@functools.cache
 def dynamodb() -> "DynamoDBClient":
     """The DynamoDB client of this execution environment, created on first use."""
-    return boto3.session.Session().client("dynamodb")
+    client: DynamoDBClient = aws.client("dynamodb")
+    return client
 
 
 @functools.cache
