@@ -2,7 +2,8 @@
 
 Templates write ``{% set saga = cookiecutter | saga_model %}`` and read
 ``saga.services`` and friends; hooks get the template's location from
-``saga_template_dir`` so they can import the same parser.
+``saga_template_dir`` so they can import the same parser. ``cookiecutter.json`` derives the
+``compensations`` default from the ``services`` answer with ``default_compensations``.
 
 cruft updates a project by rendering the old and the new template commit, one after the other,
 from one clone in one process. Python keeps the modules imported for the first rendering, so
@@ -34,6 +35,7 @@ class SagaExtension(Extension):
 
 def install(environment: Environment) -> None:
     environment.filters["saga_model"] = _saga_model
+    environment.filters["default_compensations"] = default_compensations
     environment.globals["saga_template_dir"] = str(Path(__file__).resolve().parent.parent)
 
 
@@ -53,3 +55,23 @@ def current(name: str) -> ModuleType:
 
 def _saga_model(answers: Mapping[str, object]) -> SagaModel:
     return model.parse(answers)
+
+
+def default_compensations(services: str) -> str:
+    """``cancel_<step>`` for every step but the last, as the ``compensations`` answer writes it.
+
+    The last step's success ends the saga: nothing runs after it that could fail and need it
+    undone. Names are normalized as the parser normalizes them. A step whose ``cancel_<step>``
+    would be too long or would be another step's name gets none, so the default is always a valid
+    answer; malformed services give "", leaving validation to report what is wrong with them.
+    """
+    try:
+        steps = [model._check_name("service", raw) for raw in model.split_list(services)]
+    except model.AnswerError:
+        return ""
+    if len(set(steps)) != len(steps):
+        return ""
+    compensations = [(step, f"cancel_{step}") for step in steps[:-1]]
+    return ", ".join(
+        f"{step}={name}" for step, name in compensations if len(name) <= model.MAX_NAME_LENGTH and name not in steps
+    )

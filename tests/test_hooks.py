@@ -52,7 +52,7 @@ def test_each_step_and_consumer_gets_its_own_modules_tests_and_migration(tmp_pat
             *[f"tests/consumers/test_{name}.py" for name in ("notifications", "analytics")],
         ]
     )
-    assert "def refund_payment(" in (tmp_path / "src/order_saga/services/payment.py").read_text()
+    assert "def cancel_payment(" in (tmp_path / "src/order_saga/services/payment.py").read_text()
     assert "def " not in (tmp_path / "src/order_saga/services/shipping.py").read_text().split("def execute", 1)[1]
 
 
@@ -103,7 +103,7 @@ def test_a_saga_the_builder_refuses_is_an_answer_error(bake: Any, tmp_path: Path
     saga_module = project / "src" / "order_saga" / "saga.py"
     steps = "".join(f'    Step("s{index}", compensation="u{index}"),\n' for index in range(8))
     express = saga_module.read_text().replace('"STANDARD"', '"EXPRESS"')
-    saga_module.write_text(express.replace("STEPS = (\n", f"STEPS = (\n{steps}"))
+    saga_module.write_text(express.replace("STEPS: tuple[Step, ...] = (\n", f"STEPS: tuple[Step, ...] = (\n{steps}"))
     with pytest.raises(AnswerError, match="cannot end within 270 s"):
         hooks.write_definition(project)
     shutil.rmtree(project)

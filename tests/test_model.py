@@ -2,15 +2,15 @@
 
 import pytest
 
-from saga_template.model import MAX_SERVICES, AnswerError, normalize_name, parse, split_list
+from saga_template.model import MAX_SERVICES, MAX_SLUG_LENGTH, AnswerError, normalize_name, parse, split_list
 from tests.conftest import answers
 
 
 def test_defaults_build_the_documented_saga() -> None:
     saga = parse(answers())
     assert [(s.name, s.compensation, s.position) for s in saga.services] == [
-        ("payment", "refund_payment", 1),
-        ("inventory", "release_inventory", 2),
+        ("payment", "cancel_payment", 1),
+        ("inventory", "cancel_inventory", 2),
         ("shipping", None, 3),
     ]
     assert [c.name for c in saga.consumers] == ["notifications", "analytics"]
@@ -75,7 +75,7 @@ INVALID = [
     ({"compensations": "payment=a, payment=b"}, "service 'payment' has more than one compensation"),
     ({"compensations": "payment=inventory"}, "compensation name 'inventory' is already used by a service"),
     ({"compensations": "payment=undo, inventory=undo"}, "compensation name 'undo' is already used by a compensation"),
-    ({"consumers": "refund_payment"}, "consumer name 'refund_payment' is already used by a compensation"),
+    ({"consumers": "cancel_payment"}, "consumer name 'cancel_payment' is already used by a compensation"),
     ({"consumers": "payment"}, "consumer name 'payment' is already used by a service"),
     ({"consumers": "audit, Audit"}, "consumer 'Audit' is declared twice"),
     ({"consumers": "bad!name"}, "consumer name 'bad!name'"),
@@ -83,6 +83,9 @@ INVALID = [
     ({"project_slug": "Order Saga"}, "project_slug 'Order Saga' must be lower-case letters"),
     ({"project_slug": "../escape"}, "project_slug '../escape'"),
     ({"project_slug": "order-"}, "project_slug 'order-'"),
+    ({"project_slug": "a" * (MAX_SLUG_LENGTH + 1)}, f"be at most {MAX_SLUG_LENGTH} characters"),
+    ({"project_slug": "aws-saga"}, "project_slug 'aws-saga' must not start with aws or ssm"),
+    ({"project_slug": "ssm"}, "project_slug 'ssm' must not start with aws or ssm"),
     ({"package_name": "order-saga"}, "package_name 'order-saga' must be a Python identifier"),
     ({"package_name": "import"}, "package_name 'import' must be a Python identifier"),
     ({"package_name": "json"}, "package_name 'json' would shadow the module of the same name"),

@@ -24,12 +24,12 @@ pytestmark = pytest.mark.regeneration
 GIT = ["git", "-c", "user.name=Saga Tester", "-c", "user.email=saga@example.com", "-c", "commit.gpgsign=false"]
 ADDED = {
     "services": "payment, fraud_check, inventory, shipping",
-    "compensations": "payment=refund_payment, fraud_check=clear_fraud_hold, inventory=release_inventory",
+    "compensations": "payment=cancel_payment, fraud_check=clear_fraud_hold, inventory=cancel_inventory",
 }
 # inventory goes; shipping gains a compensation.
 REMOVED = {
     "services": "payment, fraud_check, shipping",
-    "compensations": "payment=refund_payment, fraud_check=clear_fraud_hold, shipping=cancel_shipment",
+    "compensations": "payment=cancel_payment, fraud_check=clear_fraud_hold, shipping=cancel_shipment",
 }
 LOGIC_EDIT = '\n\nSANDBOX_ACQUIRER = "acquirer-sandbox"  # kept across regenerations\n'
 README_EDIT = "\n## Team notes\n\nPayments go through the acquirer's sandbox first.\n"
@@ -143,17 +143,17 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         assert graph["FraudCheck"]["Next"] == "Inventory"
         assert graph["ClearFraudHold"]["Parameters"]["FunctionName"] == "${ClearFraudHoldFunctionArn}"
         # A failure after fraud_check undoes it before payment; one in it undoes it too (it may have half-happened).
-        assert graph["ReleaseInventory"]["Next"] == "ClearFraudHold"
-        assert graph["ClearFraudHold"]["Next"] == "RefundPayment"
+        assert graph["CancelInventory"]["Next"] == "ClearFraudHold"
+        assert graph["ClearFraudHold"]["Next"] == "CancelPayment"
         assert graph["Inventory rejected"]["Next"] == "ClearFraudHold"
         assert graph["FraudCheck failed"]["Next"] == "ClearFraudHold"
-        assert graph["FraudCheck rejected"]["Next"] == "RefundPayment"
+        assert graph["FraudCheck rejected"]["Next"] == "CancelPayment"
 
     with subtests.test("it is declared in saga.py, and its module, tests and migration exist"):
         assert saga_steps(project) == [
-            ("payment", "refund_payment"),
+            ("payment", "cancel_payment"),
             ("fraud_check", "clear_fraud_hold"),
-            ("inventory", "release_inventory"),
+            ("inventory", "cancel_inventory"),
             ("shipping", None),
         ]
         for name in service_files("order_saga", "fraud_check"):
