@@ -1,4 +1,4 @@
-"""Render the per-service and per-consumer files and drop what the chosen options do not use."""
+"""Render the per-step and per-consumer files and drop what the chosen options do not use."""
 
 import json
 import sys

@@ -1,7 +1,7 @@
 """Jinja extension that gives templates the parsed saga model.
 
 Templates write ``{% set saga = cookiecutter | saga_model %}`` and read
-``saga.services`` and friends; hooks get the template's location from
+``saga.steps`` and friends; hooks get the template's location from
 ``saga_template_dir`` so they can import the same parser. ``cookiecutter.json`` derives the
 ``compensations`` default from the ``services`` answer with ``default_compensations``.
 
@@ -29,8 +29,8 @@ from saga_template.model import SagaModel
 class SagaExtension(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        current("saga_template.model")
-        current("saga_template.extensions").install(environment)
+        reloaded_if_changed("saga_template.model")
+        reloaded_if_changed("saga_template.extensions").install(environment)
 
 
 def install(environment: Environment) -> None:
@@ -39,7 +39,7 @@ def install(environment: Environment) -> None:
     environment.globals["saga_template_dir"] = str(Path(__file__).resolve().parent.parent)
 
 
-def current(name: str) -> ModuleType:
+def reloaded_if_changed(name: str) -> ModuleType:
     """The module ``name`` as its source file reads now, reloaded if the file changed since it was loaded."""
     module = importlib.import_module(name)
     path = Path(str(module.__file__))

@@ -71,7 +71,7 @@ def post_gen_project(answers: Mapping[str, Any], project_dir: Path) -> int:
 
 
 def render_items(saga: SagaModel, templates: Path, project_dir: Path) -> list[Path]:
-    """Render one file set per service and per consumer; never overwrite a file that exists."""
+    """Render one file set per step and per consumer; never overwrite a file that exists."""
     environment = Environment(
         loader=FileSystemLoader(str(templates)),
         undefined=StrictUndefined,
@@ -79,7 +79,7 @@ def render_items(saga: SagaModel, templates: Path, project_dir: Path) -> list[Pa
         autoescape=False,
     )
     written: list[Path] = []
-    for kind, items in (("service", saga.services), ("consumer", saga.consumers)):
+    for kind, items in (("step", saga.steps), ("consumer", saga.consumers)):
         for item in items:
             variables = {"saga": saga, kind: item}
             for template_path in sorted(path for path in (templates / kind).rglob("*") if path.is_file()):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 # result travels in the execution state (256 KiB limit per payload), the
 # failure matrix grows with four tests per step, and a reader can no longer
 # follow the compensation chain on one screen.
-MAX_SERVICES = 10
+MAX_STEPS = 10
 # Names become Lambda function, log group, metric and table names; keep them
 # short enough that the derived AWS names stay under their 64-character limits.
 MAX_NAME_LENGTH = 32
@@ -51,8 +51,8 @@ class AnswerError(ValueError):
 
 
 @dataclass(frozen=True)
-class Service:
-    """One saga step, in execution order."""
+class Step:
+    """One saga step, in execution order: a service of the `services` answer."""
 
     name: str
     compensation: str | None
@@ -76,7 +76,7 @@ class SagaModel:
     description: str
     author_name: str
     author_email: str
-    services: tuple[Service, ...]
+    steps: tuple[Step, ...]
     consumers: tuple[Consumer, ...]
     database_mode: str
     workflow_type: str
@@ -86,8 +86,8 @@ class SagaModel:
     license: str
 
     @property
-    def compensated_services(self) -> tuple[Service, ...]:
-        return tuple(service for service in self.services if service.compensation)
+    def compensated_steps(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.compensation)
 
     @property
     def title(self) -> str:
@@ -122,9 +122,9 @@ def parse(answers: Mapping[str, object]) -> SagaModel:
     if author_email and not _EMAIL.fullmatch(author_email):
         raise AnswerError(f"author_email {author_email!r} is not an e-mail address")
 
-    services = _parse_services(text["services"], text["compensations"])
+    steps = _parse_steps(text["services"], text["compensations"])
     consumers = _parse_consumers(text["consumers"])
-    _check_unique_names(services, consumers)
+    _check_unique_names(steps, consumers)
 
     return SagaModel(
         project_name=project_name,
@@ -133,7 +133,7 @@ def parse(answers: Mapping[str, object]) -> SagaModel:
         description=_one_line(text["description"]),
         author_name=_one_line(text["author_name"]),
         author_email=author_email,
-        services=services,
+        steps=steps,
         consumers=consumers,
         database_mode=text["database_mode"],
         workflow_type=text["workflow_type"],
@@ -194,7 +194,7 @@ def _check_name(kind: str, raw: str) -> str:
     return name
 
 
-def _parse_services(services_answer: str, compensations_answer: str) -> tuple[Service, ...]:
+def _parse_steps(services_answer: str, compensations_answer: str) -> tuple[Step, ...]:
     names: list[str] = []
     for raw in split_list(services_answer):
         name = _check_name("service", raw)
@@ -203,9 +203,9 @@ def _parse_services(services_answer: str, compensations_answer: str) -> tuple[Se
         names.append(name)
     if not names:
         raise AnswerError("services must name at least one service, for example 'payment, inventory'")
-    if len(names) > MAX_SERVICES:
+    if len(names) > MAX_STEPS:
         raise AnswerError(
-            f"services declares {len(names)} services; at most {MAX_SERVICES} fit one saga "
+            f"services declares {len(names)} services; at most {MAX_STEPS} fit one saga "
             "(split a longer process into several sagas)"
         )
 
@@ -229,7 +229,7 @@ def _parse_services(services_answer: str, compensations_answer: str) -> tuple[Se
         compensations[service] = _check_name("compensation", raw_compensation)
 
     return tuple(
-        Service(name=name, compensation=compensations.get(name), position=index)
+        Step(name=name, compensation=compensations.get(name), position=index)
         for index, name in enumerate(names, start=1)
     )
 
@@ -244,11 +244,11 @@ def _parse_consumers(consumers_answer: str) -> tuple[Consumer, ...]:
     return tuple(consumers)
 
 
-def _check_unique_names(services: tuple[Service, ...], consumers: tuple[Consumer, ...]) -> None:
+def _check_unique_names(steps: tuple[Step, ...], consumers: tuple[Consumer, ...]) -> None:
     """Every service, compensation and consumer becomes a Lambda function: their names must differ."""
     seen: dict[str, str] = {}
-    named = [("service", service.name) for service in services]
-    named += [("compensation", service.compensation) for service in services if service.compensation]
+    named = [("service", step.name) for step in steps]
+    named += [("compensation", step.compensation) for step in steps if step.compensation]
     named += [("consumer", consumer.name) for consumer in consumers]
     for kind, name in named:
         if name in seen:

@@ -30,8 +30,8 @@ def test_a_compensated_step_added_by_hand_in_the_middle_runs_in_the_saga(tmp_pat
         )
     )
     # 2. Its module (copied from a step that has a compensation) and its table's migration.
-    module = (package / "services" / f"{step}.py").read_text()
-    (package / "services" / "fraud_check.py").write_text(
+    module = (package / "steps" / f"{step}.py").read_text()
+    (package / "steps" / "fraud_check.py").write_text(
         module.replace(compensation, "clear_fraud_hold").replace(step, "fraud_check")
     )
     migrations = package / "database" / "migrations"

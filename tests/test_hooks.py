@@ -44,25 +44,25 @@ def test_each_step_and_consumer_gets_its_own_modules_tests_and_migration(tmp_pat
     written = hooks.render_items(parse(answers()), ITEM_TEMPLATES, tmp_path)
     assert sorted(path.relative_to(tmp_path).as_posix() for path in written) == sorted(
         [
-            *[f"src/order_saga/services/{step}.py" for step in ("payment", "inventory", "shipping")],
-            *[f"tests/services/test_{step}.py" for step in ("payment", "inventory", "shipping")],
+            *[f"src/order_saga/steps/{step}.py" for step in ("payment", "inventory", "shipping")],
+            *[f"tests/steps/test_{step}.py" for step in ("payment", "inventory", "shipping")],
             *[f"src/order_saga/database/migrations/{s}/0001_create_{s}.sql" for s in ("payment", "inventory")],
             "src/order_saga/database/migrations/shipping/0001_create_shipping.sql",
             *[f"src/order_saga/consumers/{name}.py" for name in ("notifications", "analytics")],
             *[f"tests/consumers/test_{name}.py" for name in ("notifications", "analytics")],
         ]
     )
-    assert "def cancel_payment(" in (tmp_path / "src/order_saga/services/payment.py").read_text()
-    assert "def " not in (tmp_path / "src/order_saga/services/shipping.py").read_text().split("def execute", 1)[1]
+    assert "def cancel_payment(" in (tmp_path / "src/order_saga/steps/payment.py").read_text()
+    assert "def " not in (tmp_path / "src/order_saga/steps/shipping.py").read_text().split("def execute", 1)[1]
 
 
 def test_rendering_again_keeps_the_users_files_and_writes_only_what_is_missing(tmp_path: Path) -> None:
     hooks.render_items(parse(answers()), ITEM_TEMPLATES, tmp_path)
-    logic = tmp_path / "src/order_saga/services/payment.py"
+    logic = tmp_path / "src/order_saga/steps/payment.py"
     logic.write_text(logic.read_text() + "\n# edited by the user\n")
-    (tmp_path / "tests/services/test_inventory.py").unlink()
+    (tmp_path / "tests/steps/test_inventory.py").unlink()
     again = hooks.render_items(parse(answers()), ITEM_TEMPLATES, tmp_path)
-    assert [path.relative_to(tmp_path).as_posix() for path in again] == ["tests/services/test_inventory.py"]
+    assert [path.relative_to(tmp_path).as_posix() for path in again] == ["tests/steps/test_inventory.py"]
     assert logic.read_text().endswith("# edited by the user\n")
 
 

@@ -6,7 +6,7 @@ other modules, other infrastructure, another definition. ``lambda_architecture``
 CI workflow that name it), which the code reads at synthesis.
 
 So every combination is rendered and must be clean (no template debris; Python, JSON, YAML and
-TOML that parse; ruff clean) with exactly its per-service and per-consumer files, and render again
+TOML that parse; ruff clean) with exactly its per-step and per-consumer files, and render again
 identically from its saved answers. The project's own suite and mypy run once per combination of
 the behaviour choices, the three shapes spread over them. Each constant-only choice is proven by
 difference: a rendering differs from the one with that choice at its default in the lines that
@@ -99,9 +99,9 @@ def expected_item_files(extra: dict[str, str]) -> set[str]:
     saga = parse(answers(**extra))
     package = saga.package_name
     files = set()
-    for service in saga.services:
-        files |= {f"src/{package}/services/{service.name}.py", f"tests/services/test_{service.name}.py"}
-        files |= {f"src/{package}/database/migrations/{service.name}/0001_create_{service.name}.sql"}
+    for step in saga.steps:
+        files |= {f"src/{package}/steps/{step.name}.py", f"tests/steps/test_{step.name}.py"}
+        files |= {f"src/{package}/database/migrations/{step.name}/0001_create_{step.name}.sql"}
     for consumer in saga.consumers:
         files |= {f"src/{package}/consumers/{consumer.name}.py", f"tests/consumers/test_{consumer.name}.py"}
     return files
@@ -109,7 +109,7 @@ def expected_item_files(extra: dict[str, str]) -> set[str]:
 
 def item_files(files: dict[str, bytes]) -> set[str]:
     pattern = re.compile(
-        r"^(src/\w+/(services|consumers)/(?!__init__)\w+\.py|src/\w+/database/migrations/|tests/(services|consumers)/)"
+        r"^(src/\w+/(steps|consumers)/(?!__init__)\w+\.py|src/\w+/database/migrations/|tests/(steps|consumers)/)"
     )
     return {name for name in files if pattern.match(name)}
 
@@ -176,7 +176,7 @@ def test_rendering(bake: Any, subtests: Any, capfd: pytest.CaptureFixture[str], 
                 unparsable.append(f"{name}: {error}")
         assert unparsable == []
 
-    with subtests.test("exactly the per-service and per-consumer files"):
+    with subtests.test("exactly the per-step and per-consumer files"):
         assert item_files(files) == expected_item_files(extra)
 
     with subtests.test("ruff"):

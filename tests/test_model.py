@@ -2,20 +2,20 @@
 
 import pytest
 
-from saga_template.model import MAX_SERVICES, MAX_SLUG_LENGTH, AnswerError, normalize_name, parse, split_list
+from saga_template.model import MAX_SLUG_LENGTH, MAX_STEPS, AnswerError, normalize_name, parse, split_list
 from tests.conftest import answers
 
 
 def test_defaults_build_the_documented_saga() -> None:
     saga = parse(answers())
-    assert [(s.name, s.compensation, s.position) for s in saga.services] == [
+    assert [(s.name, s.compensation, s.position) for s in saga.steps] == [
         ("payment", "cancel_payment", 1),
         ("inventory", "cancel_inventory", 2),
         ("shipping", None, 3),
     ]
     assert [c.name for c in saga.consumers] == ["notifications", "analytics"]
     assert saga.title == "OrderSaga"
-    assert [s.name for s in saga.compensated_services] == ["payment", "inventory"]
+    assert [s.name for s in saga.compensated_steps] == ["payment", "inventory"]
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_odd_but_valid_names_are_accepted() -> None:
             consumers=" Data-Lake ,",
         )
     )
-    assert [(s.name, s.compensation) for s in saga.services] == [
+    assert [(s.name, s.compensation) for s in saga.steps] == [
         ("payment_service", "refund_payment"),
         ("loyalty", "revoke_points"),
         ("fraud_check", None),
@@ -49,7 +49,7 @@ def test_blank_list_entries_are_ignored() -> None:
 def test_consumers_may_be_empty_and_free_text_is_one_line() -> None:
     saga = parse(answers(consumers="", compensations="", description="two\nlines\t here", project_name=" A  B "))
     assert saga.consumers == ()
-    assert saga.compensated_services == ()
+    assert saga.compensated_steps == ()
     assert saga.description == "two lines here"
     assert saga.project_name == "A B"
 
@@ -66,8 +66,8 @@ INVALID = [
     ({"services": "match", "compensations": ""}, "service name 'match' is a Python keyword"),
     ({"services": "a" * 33, "compensations": ""}, "longer than 32 characters"),
     (
-        {"services": ", ".join(f"s{i}" for i in range(MAX_SERVICES + 1)), "compensations": ""},
-        f"at most {MAX_SERVICES} fit one saga",
+        {"services": ", ".join(f"s{i}" for i in range(MAX_STEPS + 1)), "compensations": ""},
+        f"at most {MAX_STEPS} fit one saga",
     ),
     ({"compensations": "shipping=cancel, billing=refund"}, "names service 'billing', which is not in services"),
     ({"compensations": "payment"}, "compensation 'payment' must be written service=compensation_name"),

@@ -34,8 +34,8 @@ def test_pressing_enter_after_naming_the_steps_compensates_all_but_the_last(
     saved = json.loads((tmp_path / "order-saga" / ".cookiecutter.json").read_text())
     assert saved["compensations"] == compensations
     saga = parse(saved)
-    assert [service.compensation is not None for service in saga.services] == [
-        index < len(saga.services) - 1 for index in range(len(saga.services))
+    assert [step.compensation is not None for step in saga.steps] == [
+        index < len(saga.steps) - 1 for index in range(len(saga.steps))
     ]
 
 

@@ -109,9 +109,9 @@ def saga_steps(project: Path) -> list[tuple[str, str | None]]:
 
 def service_files(package: str, name: str) -> list[str]:
     return [
-        f"src/{package}/services/{name}.py",
+        f"src/{package}/steps/{name}.py",
         f"src/{package}/database/migrations/{name}/0001_create_{name}.sql",
-        f"tests/services/test_{name}.py",
+        f"tests/steps/test_{name}.py",
     ]
 
 
@@ -130,7 +130,7 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
 ) -> None:
     project = create(template_repo, tmp_path, aws_region="eu-west-1")
     package = project / "src" / "order_saga"
-    append(package / "services" / "payment.py", LOGIC_EDIT)
+    append(package / "steps" / "payment.py", LOGIC_EDIT)
     append(project / "README.md", README_EDIT)
     commit_all(project, "Our payment settings and notes")
 
@@ -158,10 +158,10 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         ]
         for name in service_files("order_saga", "fraud_check"):
             assert (project / name).is_file(), name
-        assert "def clear_fraud_hold(" in (package / "services" / "fraud_check.py").read_text()
+        assert "def clear_fraud_hold(" in (package / "steps" / "fraud_check.py").read_text()
 
     with subtests.test("the user's edits survived"):
-        assert (package / "services" / "payment.py").read_text().endswith(LOGIC_EDIT)
+        assert (package / "steps" / "payment.py").read_text().endswith(LOGIC_EDIT)
         readme = (project / "README.md").read_text()
         assert readme.endswith(README_EDIT)
         assert "| 2 | `fraud_check` | `clear_fraud_hold` |" in readme
@@ -171,8 +171,8 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         project_tests(project)
 
     commit_all(project, "Add the fraud check")
-    append(package / "services" / "fraud_check.py", FRAUD_EDIT)
-    shipping = package / "services" / "shipping.py"
+    append(package / "steps" / "fraud_check.py", FRAUD_EDIT)
+    shipping = package / "steps" / "shipping.py"
     assert SHIPPING_DOC[0] in shipping.read_text()
     shipping.write_text(shipping.read_text().replace(*SHIPPING_DOC))
     commit_all(project, "Fraud threshold, carrier")
@@ -203,8 +203,8 @@ def test_cruft_update_adds_and_removes_a_service_and_keeps_the_users_work(
         assert json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["aws_region"] == "eu-west-1"
 
     with subtests.test("the user's edits to the other services and the README survived"):
-        assert (package / "services" / "payment.py").read_text().endswith(LOGIC_EDIT)
-        assert (package / "services" / "fraud_check.py").read_text().endswith(FRAUD_EDIT)
+        assert (package / "steps" / "payment.py").read_text().endswith(LOGIC_EDIT)
+        assert (package / "steps" / "fraud_check.py").read_text().endswith(FRAUD_EDIT)
         assert (project / "README.md").read_text().endswith(README_EDIT)
 
     with subtests.test("the updated project passes its own tests"):
@@ -219,7 +219,7 @@ def test_cruft_update_to_a_new_template_commit_uses_its_parser_and_filters(tmp_p
     project = create(template, tmp_path)
     append(
         template / "saga_template" / "model.py",
-        "\n\nSagaModel.step_count = property(lambda saga: len(saga.services))\n",
+        "\n\nSagaModel.step_count = property(lambda saga: len(saga.steps))\n",
     )
     extensions = template / "saga_template" / "extensions.py"
     registration = 'environment.filters["saga_model"] = _saga_model\n'
@@ -267,7 +267,7 @@ def test_plain_cookiecutter_rerender_keeps_user_files_overwrites_generated_ones_
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     project = tmp_path / "order-saga"
     package = project / "src" / "order_saga"
-    append(package / "services" / "payment.py", LOGIC_EDIT)
+    append(package / "steps" / "payment.py", LOGIC_EDIT)
     append(project / "README.md", README_EDIT)
     saved = project / ".cookiecutter.json"
     saved.write_text(json.dumps({**json.loads(saved.read_text()), **ADDED}, indent=2) + "\n")
@@ -278,7 +278,7 @@ def test_plain_cookiecutter_rerender_keeps_user_files_overwrites_generated_ones_
     assert [name for name, _ in saga_steps(project)] == ["payment", "fraud_check", "inventory", "shipping"]
     for name in service_files("order_saga", "fraud_check"):
         assert (project / name).is_file(), name
-    assert (package / "services" / "payment.py").read_text().endswith(LOGIC_EDIT)
+    assert (package / "steps" / "payment.py").read_text().endswith(LOGIC_EDIT)
     readme = (project / "README.md").read_text()
     assert README_EDIT not in readme, "README.md is a generated file: re-rendering rewrites it"
     assert "| 2 | `fraud_check` |" in readme
@@ -296,4 +296,4 @@ def test_plain_cookiecutter_rerender_keeps_user_files_overwrites_generated_ones_
     assert json.loads(saved.read_text())["compensations"] == REMOVED["compensations"]
     # saga.py now names a compensation that only the user can add to the existing step module.
     assert 'Step("shipping", compensation="cancel_shipment")' in (package / "saga.py").read_text()
-    assert "def cancel_shipment(" not in (package / "services" / "shipping.py").read_text()
+    assert "def cancel_shipment(" not in (package / "steps" / "shipping.py").read_text()

@@ -2,11 +2,11 @@
 """The project's database layer wired to a local PostgreSQL database, for tests, benchmarks and local runs.
 {%- if saga.database_mode == "data_api" %}
 
-The services reach it as they reach Aurora in AWS: through ``rds-data`` calls, here
+The functions reach it as they reach Aurora in AWS: through ``rds-data`` calls, here
 answered by the local Data API emulation (``devtools.data_api_emulator``).
 {%- else %}
 
-The services reach it as they reach Aurora in AWS: through a transaction-pooling
+The functions reach it as they reach Aurora in AWS: through a transaction-pooling
 proxy, here pgbouncer (``devtools.pgbouncer``) instead of RDS Proxy.
 {%- endif %}
 
@@ -97,7 +97,7 @@ class LocalDatabase:
                 os.environ[name] = value
 
     def migrate(self) -> list[str]:
-        """Apply the pending migrations through the services' own access path."""
+        """Apply the pending migrations through the functions' own access path."""
         return migrate.apply()
 
     def pause(self) -> None:
@@ -118,7 +118,7 @@ class LocalDatabase:
 
     @property
     def tables(self) -> list[str]:
-        """The services' tables: one per folder of migrations."""
+        """The steps' tables: one per folder of migrations."""
         return sorted(path.name for path in migrate.MIGRATIONS.iterdir() if path.is_dir())
 
     def reset(self) -> None:

@@ -5,8 +5,8 @@ which write to a real PostgreSQL the way they write to Aurora in AWS: a throwawa
 or the database ``SAGA_DATABASE_URL`` names (migrated first). By default it prints a
 readable trace; ``--json`` prints one JSON object on stdout and nothing else there.
 
-    python -m devtools.local_run --fail inventory:timeout
-    python -m devtools.local_run --fail payment:transient --fail-compensation release_inventory --json
+    python -m devtools.local_run --fail STEP:timeout
+    python -m devtools.local_run --fail STEP:transient --fail-compensation COMPENSATION --json
     python -m devtools.local_run --fault db-paused:20 --fault duplicate
     python -m devtools.local_run --input saga.json
 """

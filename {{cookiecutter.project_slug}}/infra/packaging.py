@@ -100,7 +100,7 @@ def dependencies() -> Path | None:
 
 def step_asset(step: str) -> str:
     """What a step's action and compensation import: the shared code, its module and the database layer."""
-    return str(_asset(f"step-{step}", "services/__init__.py", f"services/{step}.py", DATABASE, with_dependencies=True))
+    return str(_asset(f"step-{step}", "steps/__init__.py", f"steps/{step}.py", DATABASE, with_dependencies=True))
 
 
 def consumer_asset(consumer: str) -> str:

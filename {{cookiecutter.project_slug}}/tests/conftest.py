@@ -25,6 +25,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update({**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_SERVICE_NAME": PROJECT})
     # Node 20 still synthesizes correctly; keep jsii's end-of-life banner out of the test output.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    # The Powertools logger writes to the stdout it was created with: create it on the session's,
+    # not on the capture of whichever test imports it first, which is closed when that test ends.
+    import {{ cookiecutter.package_name }}.runtime.observability  # noqa: F401, PLC0415
+
     if not hasattr(config, "workerinput") and (absent := missing("test")):
         raise pytest.UsageError("\n".join(absent))
 

@@ -1,7 +1,7 @@
 """What reaches Step Functions from every step's action and compensation, for every kind of outcome.
 
 Written once for every step in ``saga.py``: the business functions are replaced here, so these
-tests hold whatever each step's module does (its own tests are in ``tests/services/``).
+tests hold whatever each step's module does (its own tests are in ``tests/steps/``).
 """
 
 import threading

@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.runtime.step import SagaStep
 
 @functools.cache
 def step(name: str) -> SagaStep:
-    """The handlers of the step ``name``, built from its module in ``services/``."""
+    """The handlers of the step ``name``, built from its module in ``steps/``."""
     (definition,) = [candidate for candidate in saga.STEPS if candidate.name == name]
     module = importlib.import_module(definition.module)
     functions = {"action": module.execute}

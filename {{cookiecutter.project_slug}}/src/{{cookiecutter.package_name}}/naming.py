@@ -53,7 +53,7 @@ def function_construct_id(title: str) -> str:
 class Step:
     """A saga step: its action and, when it can be undone, the compensation that undoes it.
 
-    Its code is the module ``services/<name>.py``: ``execute`` is the action and the
+    Its code is the module ``steps/<name>.py``: ``execute`` is the action and the
     compensation is the function of the compensation's name.
     """
 
@@ -80,7 +80,7 @@ class Step:
 
     @property
     def module(self) -> str:
-        return f"{PACKAGE}.services.{self.name}"
+        return f"{PACKAGE}.steps.{self.name}"
 
     @property
     def compensation_title(self) -> str:

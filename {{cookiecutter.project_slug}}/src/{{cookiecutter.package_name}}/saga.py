@@ -1,9 +1,9 @@
 {%- set saga = cookiecutter | saga_model -%}
-{%- macro step(service) %}Step("{{ service.name }}"{% if service.compensation %}, compensation="{{ service.compensation }}"{% endif %}){% endmacro -%}
+{%- macro step(declared) %}Step("{{ declared.name }}"{% if declared.compensation %}, compensation="{{ declared.compensation }}"{% endif %}){% endmacro -%}
 """The saga: its steps in order, what undoes each of them, and who hears how it ended.
 
 To add, remove or reorder a step, change ``STEPS``, give a new step its module in
-``services/`` (and its table's migration), then run ``make definition``: the state machine,
+``steps/`` (and its table's migration), then run ``make definition``: the state machine,
 its functions, the tests and the README follow from this file.
 """
 
@@ -15,12 +15,12 @@ from {{ saga.package_name }}.naming import {% if saga.consumers %}ALL_OUTCOMES, 
 # EXPRESS: at least once, at most 5 minutes, billed per request and duration.
 WORKFLOW_TYPE: Literal["STANDARD", "EXPRESS"] = "{{ saga.workflow_type }}"
 
-{% if saga.services | length == 1 -%}
-STEPS: tuple[Step, ...] = ({{ step(saga.services[0]) }},)
+{% if saga.steps | length == 1 -%}
+STEPS: tuple[Step, ...] = ({{ step(saga.steps[0]) }},)
 {%- else %}
 STEPS: tuple[Step, ...] = (
-{%- for service in saga.services %}
-    {{ step(service) }},
+{%- for each in saga.steps %}
+    {{ step(each) }},
 {%- endfor %}
 )
 {%- endif %}

@@ -1,5 +1,5 @@
 {%- set saga = cookiecutter | saga_model -%}
-{%- set service = saga.services[0] -%}
+{%- set step = saga.steps[0] -%}
 """The Data API access path, through the local emulation of ``rds-data`` running on a real PostgreSQL."""
 
 import time
@@ -22,8 +22,8 @@ from {{ saga.package_name }}.database import (
 )
 from {{ saga.package_name }}.database.effects import EffectTable
 
-effects = EffectTable("{{ service.name }}")
-INSERT = 'INSERT INTO "{{ service.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
+effects = EffectTable("{{ step.name }}")
+INSERT = 'INSERT INTO "{{ step.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_a_transaction_commits_whole_or_not_at_all(database: LocalDatabase) -> N
     assert effects.find("half") is None
     with transaction():
         execute(INSERT, {"saga_id": "whole", "state": "DONE", "data": {}})
-    assert database.effects("whole")["{{ service.name }}"] == "DONE"
+    assert database.effects("whole")["{{ step.name }}"] == "DONE"
 
 
 def test_the_handlers_open_no_database_connection(database: LocalDatabase) -> None:
@@ -76,9 +76,9 @@ def test_the_saga_sees_a_database_outage_as_a_crash(
     unreachable: None, database: LocalDatabase, lambda_context: Any
 ) -> None:
     with pytest.raises(DatabaseUnavailable) as raised:
-        handlers.step("{{ service.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+        handlers.step("{{ step.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
     assert type(raised.value).__name__ == "DatabaseUnavailable"
-    assert database.effects("saga-outage")["{{ service.name }}"] is None
+    assert database.effects("saga-outage")["{{ step.name }}"] is None
 
 
 @pytest.mark.parametrize("pause", [{"calls": 2}, {"seconds": 0.2}, {}], ids=["calls", "seconds", "until-resumed"])

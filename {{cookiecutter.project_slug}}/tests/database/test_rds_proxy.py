@@ -1,5 +1,5 @@
 {%- set saga = cookiecutter | saga_model -%}
-{%- set service = saga.services[0] -%}
+{%- set step = saga.steps[0] -%}
 """The RDS Proxy access path, through pgbouncer in transaction pooling mode (the proxy's local stand-in)."""
 
 import threading
@@ -18,8 +18,8 @@ from {{ saga.package_name }}.database import DatabaseNotReady, DatabaseUnavailab
 from {{ saga.package_name }}.database.effects import EffectTable
 from {{ saga.package_name }}.runtime import aws
 
-effects = EffectTable("{{ service.name }}")
-INSERT = 'INSERT INTO "{{ service.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
+effects = EffectTable("{{ step.name }}")
+INSERT = 'INSERT INTO "{{ step.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_the_saga_waits_for_a_database_it_cannot_connect_to(
 ) -> None:
     proxy.kill()
     with pytest.raises(DatabaseNotReady) as raised:
-        handlers.step("{{ service.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+        handlers.step("{{ step.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
     assert type(raised.value).__name__ == "DatabaseNotReady"
     proxy.start()
-    assert database.effects("saga-outage")["{{ service.name }}"] is None
+    assert database.effects("saga-outage")["{{ step.name }}"] is None

@@ -26,9 +26,9 @@ def test_a_step_asset_holds_the_shared_runtime_its_own_module_and_the_database_o
     asset = files(packaging.step_asset(step.name))
     for shared in ("naming.py", "saga.py", "handlers.py", "runtime/step.py", "database/effects.py"):
         assert f"{PACKAGE}/{shared}" in asset, shared
-    assert {name for name in asset if name.startswith(f"{PACKAGE}/services/")} == {
-        f"{PACKAGE}/services/__init__.py",
-        f"{PACKAGE}/services/{step.name}.py",
+    assert {name for name in asset if name.startswith(f"{PACKAGE}/steps/")} == {
+        f"{PACKAGE}/steps/__init__.py",
+        f"{PACKAGE}/steps/{step.name}.py",
     }
     assert not [name for name in asset if "/consumers/" in name or "/test_" in name]
     # Bytecode only for the functions' own Python, compiled when the asset was built.

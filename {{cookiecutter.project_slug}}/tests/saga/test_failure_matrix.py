@@ -6,7 +6,7 @@ the steps' own business code, which writes to a real PostgreSQL; each assertion 
 definition, the handlers and the database do together.
 """
 
-{% if saga.compensated_services -%}
+{% if saga.compensated_steps -%}
 import json
 {% endif -%}
 from typing import TYPE_CHECKING, Any
@@ -84,7 +84,7 @@ def test_every_step_failing_every_way(
         assert run.effects[other.name] == expected, other.name
 
 
-{% if saga.compensated_services -%}
+{% if saga.compensated_steps -%}
 @pytest.mark.parametrize("failing", COMPENSATED, ids=lambda step: str(step.compensation))
 def test_a_failing_compensation_does_not_stop_the_others(
     harness: "SagaHarness", definition: dict[str, Any], failing: Step
@@ -143,7 +143,7 @@ def test_the_happy_path_runs_every_step_once(harness: "SagaHarness") -> None:
         {"saga_id": "", "payload": {}},
         {"saga_id": "text-payload", "payload": "not an object"},
         {"saga_id": "null-payload", "payload": None},
-        {"saga_id": "forged-results", "payload": {}, "results": {"{{ saga.services[0].name }}": {"status": "DONE"}}},
+        {"saga_id": "forged-results", "payload": {}, "results": {"{{ saga.steps[0].name }}": {"status": "DONE"}}},
         ["not", "an", "object"],
     ],
 )

@@ -2,7 +2,7 @@
 
 The handler does the plumbing every step needs (input validation, structured logs with the saga
 id as correlation id, tracing, metrics, idempotency, error mapping) so that the step's module in
-``services/`` holds only business code: ``execute`` and, when the step can be undone, the
+``steps/`` holds only business code: ``execute`` and, when the step can be undone, the
 function named after its compensation.
 """
 

@@ -1,5 +1,5 @@
--- The effects of the {{ service.name }} step: one row per saga, so a repeated action cannot apply twice.
-CREATE TABLE "{{ service.name }}" (
+-- The effects of the {{ step.name }} step: one row per saga, so a repeated action cannot apply twice.
+CREATE TABLE "{{ step.name }}" (
     saga_id text PRIMARY KEY,
     state text NOT NULL CHECK (state IN ('DONE', 'COMPENSATED')),
     data jsonb NOT NULL DEFAULT '{}',
