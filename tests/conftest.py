@@ -61,6 +61,21 @@ def install_project_tools() -> None:
         installed.write_text(requirements)
 
 
+def lambda_requirements() -> list[str]:
+    """What any rendering's functions vendor: the runtime dependencies of the project's pyproject.toml, under
+    every database mode, less the packages the Lambda runtime provides (as infra/packaging.py filters them)."""
+    pyproject = (PROJECT_TEMPLATE / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.MULTILINE | re.DOTALL)
+    provided = re.search(
+        r"^PROVIDED_IN_LAMBDA = \{(.*?)\}", (PROJECT_TEMPLATE / "infra" / "packaging.py").read_text(), re.M
+    )
+    if block is None or provided is None:
+        raise RuntimeError("pyproject.toml's dependencies or packaging.py's PROVIDED_IN_LAMBDA are no longer found")
+    excluded = set(re.findall(r'"([^"]+)"', provided.group(1)))
+    requirements = re.findall(r'^\s*"([^"]+)",', block.group(1), re.MULTILINE)
+    return sorted(r for r in requirements if re.split(r"[\[=<>!~;\s]", r, maxsplit=1)[0].lower() not in excluded)
+
+
 # Tests that lint, type-check, synthesize or run generated projects: minutes each. `--fast` leaves them out.
 SLOW_MARKERS = ("matrix", "regeneration")
 # Started first under xdist: each runs one or more generated projects' whole test suites.
@@ -80,8 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or config.getoption("fast"):
         return
     install_project_tools()
-    pyproject = (TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "pyproject.toml").read_text()
-    requirements = sorted(set(re.findall(r'"(psycopg\[binary\]==[^"]+)"', pyproject)))
+    requirements = lambda_requirements()
     for machine, versions in LAMBDA_PLATFORMS.items():
         for version in versions.split():
             platforms = ["--platform", f"manylinux_2_28_{machine}", "--platform", f"manylinux2014_{machine}"]
