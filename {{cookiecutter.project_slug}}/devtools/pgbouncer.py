@@ -33,6 +33,7 @@ class PgBouncer:
         target = urlsplit(database_url)
         self.database = target.path.lstrip("/")
         self.user = target.username or "postgres"
+        self.pool_size = pool_size
         self.port = free_port()
         self.folder = private_folder("saga-pgbouncer-")
         self.running = False

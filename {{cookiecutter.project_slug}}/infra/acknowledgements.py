@@ -1,3 +1,4 @@
+{%- set saga = cookiecutter | saga_model -%}
 """Every cdk-nag finding this app accepts, in one place, each with the rule and the reason.
 
 Findings are acknowledged per construct, never for a whole stack, so a new resource that
@@ -5,12 +6,14 @@ breaks a rule still fails the synthesis.
 """
 
 from aws_cdk import Acknowledgment, Stack, Validations
+{%- if saga.database_mode == "rds_proxy" %}
 from aws_cdk import aws_ec2 as ec2
+{%- endif %}
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
-from infra.checkov_skips import skip_checkov_findings
+from infra.checkov_skips import is_log_retention_function, skip_checkov_findings
 from infra.queues import DeadLetterQueue
 from infra.service_function import ServiceFunction
 
@@ -52,6 +55,20 @@ ASYNCHRONOUS_FUNCTION = nag(
     "Failed asynchronous invocations go to an on-failure destination, which records the request and the "
     "error, instead of a dead-letter queue, which records the request only.",
 )
+LOG_RETENTION_FUNCTION = (
+    nag(
+        "AwsSolutions",
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "The CDK's own function that sets the retention of the log group RDS creates for the cluster's logs; "
+        "the managed policy lets it write its own logs only.",
+    ),
+    nag(
+        "AwsSolutions",
+        "AwsSolutions-IAM5[Resource::*]",
+        "The CDK's log-retention function: logs:PutRetentionPolicy and DeleteRetentionPolicy on a log group "
+        "whose name RDS chooses at deployment.",
+    ),
+)
 DEAD_LETTER_QUEUE = (
     nag("AwsSolutions", "AwsSolutions-SQS3", "This queue is itself a dead-letter queue."),
     nag("Serverless", "Serverless-SQSRedrivePolicy", "This queue is itself a dead-letter queue."),
@@ -64,12 +81,15 @@ DATABASE_SECRET = nag(
     "the endpoint when your security policy requires rotation.",
 )
 
+{%- if saga.database_mode == "rds_proxy" %}
+
 ENDPOINT_INGRESS = nag(
     "AwsSolutions",
     "AwsSolutions-EC23",
     "The interface endpoint accepts HTTPS from the VPC's own address range only; the rule cannot evaluate "
     "the range because it is resolved at deployment.",
 )
+{%- endif %}
 
 
 def acknowledge_findings(*stacks: Stack) -> None:
@@ -86,12 +106,16 @@ def findings_accepted_for(construct: IConstruct) -> tuple[Acknowledgment, ...]:
     if isinstance(construct, ServiceFunction):
         invocation = ASYNCHRONOUS_FUNCTION if construct.invoked_asynchronously else SYNCHRONOUS_FUNCTION
         return (XRAY, *FUNCTION_RUNTIME, invocation)
-    if isinstance(construct, sfn.StateMachine):
-        return (STATE_MACHINE_DELIVERIES,)
-    if isinstance(construct, DeadLetterQueue):
-        return DEAD_LETTER_QUEUE
-    if isinstance(construct, secretsmanager.Secret):
-        return (DATABASE_SECRET,)
-    if isinstance(construct, ec2.InterfaceVpcEndpoint):
-        return (ENDPOINT_INGRESS,)
-    return ()
+    if is_log_retention_function(construct):
+        return LOG_RETENTION_FUNCTION
+    return next((accepted for kind, accepted in ACCEPTED_BY_KIND if isinstance(construct, kind)), ())
+
+
+ACCEPTED_BY_KIND: tuple[tuple[type, tuple[Acknowledgment, ...]], ...] = (
+    (sfn.StateMachine, (STATE_MACHINE_DELIVERIES,)),
+    (DeadLetterQueue, DEAD_LETTER_QUEUE),
+    (secretsmanager.Secret, (DATABASE_SECRET,)),
+{%- if saga.database_mode == "rds_proxy" %}
+    (ec2.InterfaceVpcEndpoint, (ENDPOINT_INGRESS,)),
+{%- endif %}
+)

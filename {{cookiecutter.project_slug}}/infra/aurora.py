@@ -2,6 +2,7 @@
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -57,6 +58,8 @@ def aurora_postgres(
         deletion_protection=True,
         backup=rds.BackupProps(retention=Duration.days(7)),
         cloudwatch_logs_exports=["postgresql"],
+        # RDS creates the log group itself, with no expiry; the CDK sets its retention at deployment.
+        cloudwatch_logs_retention=logs.RetentionDays.ONE_MONTH,
         removal_policy=RemovalPolicy.SNAPSHOT,
     )
     if cluster.secret is None:

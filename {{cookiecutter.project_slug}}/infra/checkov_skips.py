@@ -1,3 +1,4 @@
+{%- set saga = cookiecutter | saga_model -%}
 """Every checkov finding this app accepts, each with the check and the reason, beside the cdk-nag ones.
 
 checkov reads ``Metadata: {"checkov": {"skip": [{"id": ..., "comment": ...}]}}`` on each resource
@@ -6,7 +7,7 @@ shows in the scan's skipped checks. As with cdk-nag, nothing is skipped for a wh
 new resource that fails a check fails ``make security``.
 """
 
-from aws_cdk import CfnResource, CustomResourceProviderBase
+from aws_cdk import CfnResource, CustomResourceProviderBase, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -80,9 +81,26 @@ ALARM_TOPIC = checkov(
 DATABASE_INSTANCE = checkov(
     "CKV_AWS_118",
     "Aurora Serverless v2 publishes its capacity, CPU and connections to CloudWatch without Enhanced "
+{%- if saga.database_mode == "data_api" %}
     "Monitoring; whether the monitoring agent lets an instance pause at 0 ACU is not documented, so it stays "
     "off. Set monitoring_interval in infra/aurora.py to collect OS metrics.",
+{%- else %}
+    "Monitoring, which would add an IAM role and an agent on the instance. Set monitoring_interval in "
+    "infra/aurora.py to collect OS metrics.",
+{%- endif %}
 )
+LOG_RETENTION_PROVIDER = (
+    checkov("CKV_AWS_115", "The CDK's log-retention function runs at deployment only, called by CloudFormation."),
+    checkov("CKV_AWS_116", "The CDK's log-retention function is invoked synchronously by CloudFormation."),
+    checkov("CKV_AWS_117", "The CDK's log-retention function calls only the CloudWatch Logs API."),
+)
+LOG_RETENTION_POLICY = checkov(
+    "CKV_AWS_111",
+    "The CDK's log-retention function may set the retention of any log group: the one it is for is named by "
+    "RDS at deployment.",
+)
+# The id under which the CDK creates its one log-retention function per stack.
+LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 TRIGGER_PROVIDER = (
     checkov("CKV_AWS_115", "The CDK's trigger provider runs once per deployment, called by CloudFormation."),
     checkov("CKV_AWS_116", "The CDK's trigger provider is invoked synchronously by CloudFormation."),
@@ -99,6 +117,9 @@ def skip_checkov_findings(construct: IConstruct) -> None:
             skip(construct.network_policy, NETWORK_INTERFACES)
     elif isinstance(construct, CustomResourceProviderBase):
         skip(construct.node.find_child("Handler"), *TRIGGER_PROVIDER)
+    elif is_log_retention_function(construct):
+        skip(construct.node.find_child("Resource"), *LOG_RETENTION_PROVIDER)
+        skip(construct.node.find_child("ServiceRole").node.find_child("DefaultPolicy"), LOG_RETENTION_POLICY)
     else:
         skips = next((skips for kind, skips in SKIPPED_BY_KIND if isinstance(construct, kind)), ())
         if skips:
@@ -113,6 +134,11 @@ SKIPPED_BY_KIND: tuple[tuple[type, tuple[dict[str, str], ...]], ...] = (
     (sns.Topic, (ALARM_TOPIC,)),
     (rds.CfnDBInstance, (DATABASE_INSTANCE,)),
 )
+
+
+def is_log_retention_function(construct: IConstruct) -> bool:
+    """The function the CDK adds to a stack to set the retention of log groups that services create."""
+    return construct.node.id == LOG_RETENTION_FUNCTION_ID and construct.node.scope is Stack.of(construct)
 
 
 def skip(construct: IConstruct, *skips: dict[str, str]) -> None:

@@ -24,8 +24,14 @@ LAMBDA_MEMORY_MB = 512
 # A stage is one independent deployment of the saga (`cdk deploy --all -c stage=NAME`): its stacks
 # and every resource given a name carry it, so that several stages share an account and region.
 DEFAULT_STAGE = "dev"
+{%- if saga.database_mode == "rds_proxy" %}
 # The RDS Proxy's name, <project>-<stage>, is the tightest: 63 characters at most. The project name
 # is at most 46 characters long, so a stage may have 16.
+{%- else %}
+# Sized for the tightest name a stage may need, an RDS Proxy's (<project>-<stage>, 63 characters at
+# most), so that the project can move to RDS Proxy access. The project name is at most 46
+# characters long, so a stage may have 16.
+{%- endif %}
 MAX_STAGE_LENGTH = 16
 STAGE = re.compile(r"[a-z](?:-?[a-z0-9])*")
 
@@ -36,5 +42,5 @@ def metrics_namespace(stage: str) -> str:
 
 
 def stage_prefix(stage: str) -> str:
-    """The name of the stage's event bus, RDS Proxy and dashboard, and the start of its stacks' names."""
+    """The name of the stage's event bus{% if saga.database_mode == "rds_proxy" %}, RDS Proxy{% endif %} and dashboard, and the start of its stacks' names."""
     return f"{PROJECT}-{stage}"

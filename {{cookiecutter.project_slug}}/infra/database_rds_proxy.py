@@ -79,7 +79,9 @@ class DatabaseAccess(Construct):
             return parameters.read(self, stage, key)
 
         # One isolated subnet per Availability Zone of the stack, as isolated_vpc creates them. The functions
-        # need only the subnets and the security group: no resource of this stack refers to the VPC itself.
+        # need only the subnets and the security group, so the VPC's id is a stand-in: reading the real one
+        # would leave an SSM parameter nothing refers to. Publish and read it before adding a resource here
+        # that refers to the VPC itself (a security group, an endpoint).
         availability_zones = Stack.of(self).availability_zones
         vpc = ec2.Vpc.from_vpc_attributes(
             self,

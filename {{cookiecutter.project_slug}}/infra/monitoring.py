@@ -1,9 +1,14 @@
 """Alarms on what needs a person, and one dashboard of the saga's health.
 
 A person is needed when an execution fails (a compensation failed, a status record or an event
-could not be written), times out or is aborted, when a message waits in a dead-letter queue, and
+could not be written), is stopped before its end, when a message waits in a dead-letter queue, and
 when a function crashes or is throttled. A business rejection is not one of those: it ends the
 saga ``FAILED`` in an execution that succeeds, and shows in the ``Rejected`` metric, not in an alarm.
+
+How an execution is stopped before its end depends on the workflow type, and only the metric that
+can be emitted gets an alarm: an EXPRESS execution times out at 5 minutes and cannot be stopped by
+hand (StopExecution does not apply to it); a STANDARD one has no time limit (every task has its
+own) but can be stopped by hand, which leaves the saga half done.
 """
 
 from aws_cdk import Duration
@@ -15,6 +20,7 @@ from aws_cdk.aws_cloudwatch_actions import SnsAction
 from constructs import Construct
 
 from infra.service_function import ServiceFunction
+from {{ cookiecutter.package_name }} import saga
 
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -39,10 +45,14 @@ class Monitoring(Construct):
         self.topic = sns.Topic(self, "Alarms", display_name=f"{name} saga alarms", enforce_ssl=True)
         self.alarms: list[cloudwatch.Alarm] = []
 
+        stopped = (
+            ("ExecutionsTimedOut", state_machine.metric_timed_out, "timed out at 5 minutes")
+            if saga.WORKFLOW_TYPE == "EXPRESS"
+            else ("ExecutionsAborted", state_machine.metric_aborted, "were stopped by hand, leaving sagas half done")
+        )
         for alarm_id, metric, what in (
             ("ExecutionsFailed", state_machine.metric_failed, "failed: a compensation, a record or an event"),
-            ("ExecutionsTimedOut", state_machine.metric_timed_out, "timed out"),
-            ("ExecutionsAborted", state_machine.metric_aborted, "were aborted"),
+            stopped,
         ):
             self._alarm(alarm_id, metric(period=FIVE_MINUTES, statistic="Sum"), f"Saga executions {what}")
         for purpose, queue in dead_letter_queues.items():

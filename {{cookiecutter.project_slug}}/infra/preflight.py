@@ -4,10 +4,12 @@
 Run it with the credentials you deploy with. It prints one line per problem, with its fix, and
 exits 1; otherwise it says so and exits 0. It checks what a deployment would otherwise find out
 half-way: the Powertools layer's SSM parameter (AWS has let per-version parameters go missing), the
-Aurora PostgreSQL version with the capacity and the access path this mode needs, and the CDK
-bootstrap. The Data API is an instance-class option, not an engine-version feature
-(``SupportedFeatureNames`` lists the IAM role features), hence ``SupportsHttpEndpoint`` of the
-orderable ``db.serverless`` instances.
+Aurora PostgreSQL version with the capacity {% if saga.database_mode == "data_api" %}and the Data API {% endif %}this project needs, and the CDK bootstrap.
+{%- if saga.database_mode == "data_api" %}
+The Data API is an instance-class option, not an engine-version feature (``SupportedFeatureNames``
+lists the IAM role features), hence ``SupportsHttpEndpoint`` of the orderable ``db.serverless``
+instances.
+{%- endif %}
 """
 
 import sys
@@ -27,14 +29,7 @@ BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 MIN_BOOTSTRAP_VERSION = 6
 
 
-def problems(
-    ssm: Any,
-    rds: Any,
-    cloudformation: Any,
-    *,
-    min_capacity: float = MIN_CAPACITY,
-    data_api: bool = config.DATABASE_MODE == "data_api",
-) -> list[str]:
+def problems(ssm: Any, rds: Any, cloudformation: Any) -> list[str]:
     """One line per problem, each saying how to fix it."""
     region = config.REGION
     found = []
@@ -52,12 +47,13 @@ def problems(
         )
     else:
         lowest = versions[0].get("ServerlessV2FeaturesSupport", {}).get("MinCapacity")
-        if lowest is None or lowest > min_capacity:
+        if lowest is None or lowest > MIN_CAPACITY:
             found.append(
                 f"Aurora Serverless v2 PostgreSQL {ENGINE_VERSION} in {region} scales down to {lowest} ACU, and "
-                f"this project needs {min_capacity}: choose a version that does in infra/aurora.py"
+                f"this project needs {MIN_CAPACITY}: choose a version that does in infra/aurora.py"
             )
-        if data_api and not any(
+{%- if saga.database_mode == "data_api" %}
+        if not any(
             option.get("SupportsHttpEndpoint")
             for option in rds.describe_orderable_db_instance_options(
                 Engine=ENGINE, EngineVersion=ENGINE_VERSION, DBInstanceClass="db.serverless"
@@ -67,6 +63,7 @@ def problems(
                 f"the Data API is not available for Aurora Serverless v2 PostgreSQL {ENGINE_VERSION} in {region}: "
                 "choose a version that has it in infra/aurora.py, or generate the project in the rds_proxy mode"
             )
+{%- endif %}
     bootstrap = f"npx cdk bootstrap aws://ACCOUNT_ID/{region}"
     if not stack_exists(cloudformation, BOOTSTRAP_STACK):
         found.append(f"the account is not CDK-bootstrapped in {region} (no {BOOTSTRAP_STACK} stack): {bootstrap}")

@@ -2,6 +2,8 @@
 {%- set step = saga.steps[0] -%}
 """The RDS Proxy access path, through pgbouncer in transaction pooling mode (the proxy's local stand-in)."""
 
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -90,6 +92,55 @@ def test_tls_is_required_unless_disabled(proxy: PgBouncer, monkeypatch: pytest.M
     monkeypatch.setenv("DATABASE_SSLMODE", "require")  # pgbouncer here speaks no TLS, unlike RDS Proxy
     with pytest.raises(DatabaseNotReady, match="does not accept TLS"):
         execute("SELECT 1")
+
+
+def test_the_proxys_certificate_and_name_are_checked_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_SSLMODE")
+    verified = rds_proxy.tls_context()
+    assert verified is not None
+    assert (verified.verify_mode, verified.check_hostname) == (ssl.CERT_REQUIRED, True)
+    monkeypatch.setenv("DATABASE_SSLMODE", "require")
+    encrypted = rds_proxy.tls_context()
+    assert encrypted is not None
+    assert (encrypted.verify_mode, encrypted.check_hostname) == (ssl.CERT_NONE, False)
+    monkeypatch.setenv("DATABASE_SSLMODE", "prefer")
+    with pytest.raises(ValueError, match="must be require, verify-full or disable"):
+        rds_proxy.tls_context()
+
+
+def test_a_server_that_accepts_and_never_answers_is_not_ready_once_the_deadline_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The kernel completes the TCP handshake for a listening socket; nothing ever reads from it.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        monkeypatch.setenv("DATABASE_PORT", str(silent.getsockname()[1]))
+        rds_proxy.close()
+        started = time.monotonic()
+        with pytest.raises(DatabaseNotReady, match="could not connect"):
+            execute("SELECT 1")
+    # Bounded by the deadline, not by the function's timeout (generous: only a hang would exceed it).
+    assert time.monotonic() - started < rds_proxy.READY_TIMEOUT_SECONDS + 2
+
+
+def test_a_transaction_the_proxy_cannot_start_in_time_is_not_ready_and_nothing_was_sent(proxy: PgBouncer) -> None:
+    execute("SELECT 1")  # connected: only BEGIN is left to wait, as for a proxy with no free database connection
+    release = threading.Event()
+    holders = []
+    for _ in range(proxy.pool_size):
+        held = threading.Event()
+        holder = threading.Thread(target=hold_a_server_connection, args=(proxy, release, held))
+        holder.start()
+        held.wait(10)
+        holders.append(holder)
+    try:
+        with pytest.raises(DatabaseNotReady, match="could not start a transaction"):
+            effects.record("saga-starved", {})
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join()
+    assert effects.find("saga-starved") is None
+    assert effects.record("saga-fed", {}).state == "DONE"
 
 
 def test_statements_keep_working_when_the_pool_hands_out_another_server_connection(proxy: PgBouncer) -> None:

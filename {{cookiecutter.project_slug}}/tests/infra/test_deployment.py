@@ -1,3 +1,4 @@
+{%- set saga = cookiecutter | saga_model -%}
 """The way the README deploys: the pinned CDK CLI, stages, values handed over in SSM, checkov, preflight."""
 
 import json
@@ -14,6 +15,7 @@ from botocore.stub import Stubber
 from app import ROOT, build_app
 from infra import config, preflight
 from infra.aurora import ENGINE_VERSION
+from infra.database_{{ saga.database_mode }} import MIN_CAPACITY
 from tests.infra.conftest import Synthesized
 
 STAGE = config.DEFAULT_STAGE
@@ -89,7 +91,16 @@ def test_checkov_fails_nothing_but_what_infra_checkov_skips_does_not_explain(
 
 
 SERVICES = ("ssm", "rds", "cloudformation")
-READY = {"layer": True, "engine": True, "min_capacity": 0.0, "data_api": True, "toolkit": True, "bootstrap": "30"}
+READY: dict[str, Any] = {
+    "layer": True,
+    "engine": True,
+    "min_capacity": MIN_CAPACITY,
+    "toolkit": True,
+    "bootstrap": "30",
+}
+{%- if saga.database_mode == "data_api" %}
+READY["data_api"] = True
+{%- endif %}
 
 
 @pytest.mark.parametrize(
@@ -98,8 +109,10 @@ READY = {"layer": True, "engine": True, "min_capacity": 0.0, "data_api": True, "
         ({}, None),
         ({"layer": False}, "the Powertools layer parameter /aws/service/powertools/python/"),
         ({"engine": False}, f"Aurora PostgreSQL {ENGINE_VERSION} is not offered"),
-        ({"min_capacity": 0.5}, "scales down to 0.5 ACU, and this project needs 0"),
+        ({"min_capacity": MIN_CAPACITY + 0.5}, f"scales down to {MIN_CAPACITY + 0.5} ACU, and this project needs"),
+{%- if saga.database_mode == "data_api" %}
         ({"data_api": False}, "the Data API is not available"),
+{%- endif %}
         ({"toolkit": False}, "is not CDK-bootstrapped"),
         ({"bootstrap": None}, "older than version 6 (found None)"),
         ({"bootstrap": "5"}, "older than version 6 (found 5)"),
@@ -111,11 +124,15 @@ def test_preflight_names_each_problem_with_its_fix(broken: dict[str, Any], probl
     clients = {name: session.create_client(name, region_name=config.REGION) for name in SERVICES}
     stubbers = {name: Stubber(client) for name, client in clients.items()}
     engine = {"ServerlessV2FeaturesSupport": {"MinCapacity": state["min_capacity"]}}
+{%- if saga.database_mode == "data_api" %}
     options = {"OrderableDBInstanceOptions": [{"SupportsHttpEndpoint": state["data_api"]}]}
+{%- endif %}
     calls: list[tuple[str, str, dict[str, Any] | str]] = [  # In the order of preflight; a string is an error code.
         ("ssm", "get_parameter", {"Parameter": {"Value": "arn"}} if state["layer"] else "ParameterNotFound"),
         ("rds", "describe_db_engine_versions", {"DBEngineVersions": [engine] if state["engine"] else []}),
+{%- if saga.database_mode == "data_api" %}
         *([("rds", "describe_orderable_db_instance_options", options)] if state["engine"] else []),
+{%- endif %}
         ("cloudformation", "describe_stacks", {"Stacks": []} if state["toolkit"] else "ValidationError"),
         *[("ssm", "get_parameter", {"Parameter": {"Value": version}} if version else "ParameterNotFound")
           for version in [state["bootstrap"]] if state["toolkit"]],
@@ -126,7 +143,7 @@ def test_preflight_names_each_problem_with_its_fix(broken: dict[str, Any], probl
         else:
             stubbers[service].add_response(method, response)
         stubbers[service].activate()
-    found = preflight.problems(*clients.values(), min_capacity=0, data_api=True)
+    found = preflight.problems(*clients.values())
     assert [str(problem) in line for line in found] == ([] if problem is None else [True])
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()

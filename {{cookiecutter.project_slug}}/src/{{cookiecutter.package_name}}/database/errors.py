@@ -1,8 +1,15 @@
 """Database failures as the saga sees them.
+{%- if cookiecutter.database_mode == "data_api" %}
 
 ``DatabaseNotReady`` means nothing was sent: the database is resuming from a pause (the Data API
-answers ``DatabaseResumingException``), or no connection could be opened. The state machine waits
-for it with a budget of its own, at least a minute, then tries the step again.
+answers ``DatabaseResumingException``) or cannot be reached. The state machine waits for it with a
+budget of its own, at least a minute, then tries the step again.
+{%- else %}
+
+``DatabaseNotReady`` means nothing was sent: no transaction could be started in time through the
+proxy (the cluster is failing over or out of reach, or every database connection is busy). The
+state machine waits for it with a budget of its own, at least a minute, then tries the step again.
+{%- endif %}
 
 The other two are crashes: the state machine runs the step's compensation too, because the
 effect may or may not have been written. A transaction is never half-written: it commits whole

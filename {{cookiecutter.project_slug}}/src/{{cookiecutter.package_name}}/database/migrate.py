@@ -11,9 +11,14 @@ through the same access path as the steps (so deployment also proves that
 path works). At deployment a trigger Lambda calls ``handler``; locally,
 ``make migrate`` calls ``apply``.
 
+{%- if cookiecutter.database_mode == "data_api" %}
 A database paused at zero capacity answers nothing but "resuming" for about 15 seconds, longer
-after a long pause. The deployment must not fail on that, so the handler waits for it: up to
-``RESUME_BUDGET_SECONDS``, well within the function's 5 minutes.
+after a long pause.
+{%- else %}
+A cluster that is failing over, or a proxy whose connections are all busy, starts no
+transaction for a while.
+{%- endif %} The deployment must not fail on that (``DatabaseNotReady``), so the handler
+waits for it: up to ``RESUME_BUDGET_SECONDS``, well within the function's 5 minutes.
 """
 
 import time

@@ -5,9 +5,10 @@ Environment:
 - ``DATABASE_HOST``: the proxy endpoint; ``DATABASE_PORT`` (default 5432);
 - ``DATABASE_NAME`` and ``DATABASE_USER``: the database, and the user the function's
   IAM role may connect as (``rds-db:connect``);
-- ``DATABASE_SSLMODE``: ``require`` unless set (TLS, as libpq means it); ``verify-full``
-  also checks the proxy's certificate against the system's authorities; only local
-  tests against a server without TLS set it to ``disable``.
+- ``DATABASE_SSLMODE``: ``verify-full`` unless set: TLS, with the proxy's certificate
+  (issued by Amazon's public authority) checked against the system's authorities and its
+  host name; ``require`` encrypts without checking, as libpq means it; only local tests
+  against a server without TLS set it to ``disable``.
 
 The connection opens on first use and is reused by the next invocations of the same
 execution environment; the proxy multiplexes all of them onto a small pool of
@@ -23,9 +24,13 @@ during which the proxy keeps the client on one database connection.
 
 Every unit of work is one explicit transaction. A connection the proxy closed while
 the environment was idle fails at ``BEGIN``, before anything was sent: it is
-replaced once and the transaction starts again. When no connection can be opened
-(the cluster is resuming, failing over, or out of reach) nothing was sent either:
-``DatabaseNotReady``, which the state machine waits out. A connection that dies
+replaced once and the transaction starts again. Getting a transaction started
+(connecting, TLS, the IAM login and ``BEGIN``, both attempts together) may take
+``READY_TIMEOUT_SECONDS``: within a VPC it takes milliseconds, and the shortest
+function timeout is 3 seconds. When it cannot be done in time (the cluster is failing
+over or out of reach, or the proxy waits for a free database connection) nothing
+was sent either: ``DatabaseNotReady``, which the state machine waits out, where a
+function timeout would have counted as the step's failure. A connection that dies
 later rolls the transaction back on the server and raises ``DatabaseUnavailable``.
 
 The driver is pg8000, pure Python: one small wheel for every architecture, imported
@@ -38,6 +43,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -50,7 +56,7 @@ from botocore.awsrequest import AWSRequest
 from {{ cookiecutter.package_name }}.database.errors import DatabaseError, DatabaseNotReady, DatabaseUnavailable
 from {{ cookiecutter.package_name }}.runtime import aws
 
-CONNECT_TIMEOUT_SECONDS = 5
+READY_TIMEOUT_SECONDS = 1.5
 AUTH_TOKEN_SECONDS = 900
 # PostgreSQL's request to switch to TLS before the startup message: length 8, code 80877103.
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
@@ -103,27 +109,32 @@ def transaction() -> Iterator[None]:
 def close() -> None:
     """Close this execution environment's connection, if open."""
     connection = getattr(_state, "connection", None)
-    _state.connection = None
+    _state.connection = _state.socket = None
     if connection is not None:
         with suppress(*DRIVER_ERRORS):  # already gone
             connection.close()
 
 
 def _begin() -> pg8000.native.Connection:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     for attempt in (1, 2):
         connection = getattr(_state, "connection", None)
         if connection is None:
-            connection = _state.connection = _connect()
+            connection = _state.connection = _connect(deadline)
         try:
+            _state.socket.settimeout(_time_left(deadline))
             connection.run("BEGIN")
         except DRIVER_ERRORS as error:
             if not _lost(error):
                 raise DatabaseError(_message(error)) from error
             # Nothing was sent before BEGIN: replacing the connection and starting again is safe.
             close()
-            if attempt == 2:
+            if attempt == 2 or time.monotonic() >= deadline:
                 raise DatabaseNotReady(f"could not start a transaction: {error}") from error
             continue
+        # The deadline bounds getting a transaction started, as libpq's connect_timeout bounds connecting;
+        # a statement may take as long as the function has.
+        _state.socket.settimeout(None)
         return connection
     raise AssertionError("unreachable")
 
@@ -138,11 +149,11 @@ def _end(connection: pg8000.native.Connection, command: str) -> None:
         raise DatabaseUnavailable(f"the connection died during {command}; the outcome is unknown: {error}") from error
 
 
-def _connect() -> pg8000.native.Connection:
+def _connect(deadline: float) -> pg8000.native.Connection:
     host, user = os.environ["DATABASE_HOST"], os.environ["DATABASE_USER"]
     port = int(os.environ.get("DATABASE_PORT", "5432"))
     try:
-        sock = _socket(host, port, os.environ.get("DATABASE_SSLMODE", "require"))
+        sock = _socket(host, port, _time_left(deadline))
     except OSError as error:
         raise DatabaseNotReady(f"could not connect to {host}:{port}: {error}") from error
     try:
@@ -156,23 +167,24 @@ def _connect() -> pg8000.native.Connection:
     except DRIVER_ERRORS as error:
         sock.close()
         raise DatabaseNotReady(f"could not connect to {host}:{port}: {error}") from error
-    # The timeout bounds opening the connection, as libpq's connect_timeout does, not the statements.
-    sock.settimeout(None)
+    _state.socket = sock
     return connection
 
 
-def _socket(host: str, port: int, sslmode: str) -> socket.socket:
-    """A connected socket, with TLS up as ``sslmode`` asks, in libpq's terms: ``require`` encrypts (the default),
-    ``verify-full`` also checks the certificate and host name, ``disable`` (local tests only) does neither."""
-    if sslmode not in ("require", "verify-full", "disable"):
-        raise ValueError(f"DATABASE_SSLMODE must be require, verify-full or disable, not {sslmode!r}")
-    sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS)
-    if sslmode == "disable":
+def _time_left(deadline: float) -> float:
+    """Seconds until the deadline, for a socket timeout; none left means the database is not ready."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no transaction started within {READY_TIMEOUT_SECONDS} s")
+    return left
+
+
+def _socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A connected socket, with TLS up as ``DATABASE_SSLMODE`` asks."""
+    context = tls_context()
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if context is None:
         return sock
-    context = ssl.create_default_context()
-    if sslmode == "require":
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     try:
         sock.sendall(SSL_REQUEST)
         if sock.recv(1) != b"S":
@@ -181,6 +193,21 @@ def _socket(host: str, port: int, sslmode: str) -> socket.socket:
     except BaseException:
         sock.close()
         raise
+
+
+def tls_context() -> ssl.SSLContext | None:
+    """TLS as ``DATABASE_SSLMODE`` asks, in libpq's terms: ``verify-full`` (the default) checks the certificate
+    and the host name, ``require`` only encrypts, ``disable`` (local tests only) does neither."""
+    sslmode = os.environ.get("DATABASE_SSLMODE", "verify-full")
+    if sslmode not in ("require", "verify-full", "disable"):
+        raise ValueError(f"DATABASE_SSLMODE must be require, verify-full or disable, not {sslmode!r}")
+    if sslmode == "disable":
+        return None
+    context = ssl.create_default_context()
+    if sslmode == "require":
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def auth_token(host: str, port: int, user: str) -> str:

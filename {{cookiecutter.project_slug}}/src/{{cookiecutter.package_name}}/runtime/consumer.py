@@ -1,8 +1,9 @@
 """An EventBridge consumer of the saga's outcome events, wrapped as a Lambda handler.
 
 EventBridge delivers at least once; the handler makes a redelivered event (same saga, same
-outcome) a no-op that returns the first result. A failure is raised for EventBridge to retry the
-delivery; after its retries the event waits in the delivery dead-letter queue.
+outcome) a no-op that returns the first result. EventBridge invokes the function asynchronously:
+a failure is raised for Lambda to retry the invocation (twice); after that the event waits in the
+delivery dead-letter queue, where the rule also sends the events it could not deliver at all.
 """
 
 from collections.abc import Callable
@@ -62,7 +63,7 @@ class OutcomeConsumer:
                 raise
             except Exception:
                 metrics.add_metric(name="OutcomeFailed", unit=MetricUnit.Count, value=1)
-                logger.exception("Outcome handling failed; EventBridge retries the delivery")
+                logger.exception("Outcome handling failed; Lambda retries the invocation")
                 raise
             metrics.add_metric(name="OutcomeHandled", unit=MetricUnit.Count, value=1)
             logger.info("Outcome handled", extra={"detail_type": outcome.detail_type})

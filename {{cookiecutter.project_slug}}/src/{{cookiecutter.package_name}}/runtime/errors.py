@@ -12,7 +12,7 @@ kind under the one name the definition expects, whatever subclass the business c
   running (a duplicate delivery), or the idempotency table cannot be reached. Nothing was done by
   this invocation; retried until the other one must have ended.
 - ``DatabaseNotReady``: the database cannot take requests yet (a paused Aurora resuming, a
-  connection that cannot be opened); nothing was sent. Waited for, at least a minute.
+  transaction that cannot be started in time); nothing was sent. Waited for, at least a minute.
 - Anything else is a crash: the step may have half-happened, so its own compensation runs too.
 """
 

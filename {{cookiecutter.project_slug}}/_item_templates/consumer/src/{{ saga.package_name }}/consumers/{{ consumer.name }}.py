@@ -1,8 +1,8 @@
 """What the {{ consumer.name }} consumer does with a saga's outcome. This module is yours: regenerating never overwrites it.
 
 It runs at most once per saga and outcome, for the outcomes ``saga.py`` says it receives. Raise any
-exception to have EventBridge retry the delivery; after the retries the event waits in the
-delivery dead-letter queue.
+exception to have Lambda retry the invocation (twice); after that the event waits in the delivery
+dead-letter queue.
 """
 
 from typing import Any
