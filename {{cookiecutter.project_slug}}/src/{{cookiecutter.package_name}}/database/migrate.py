@@ -10,11 +10,12 @@ Each file runs in one transaction together with its ``schema_migrations`` row,
 through the same access path as the steps (so deployment also proves that
 path works). At deployment a trigger Lambda calls ``handler``; locally,
 ``make migrate`` calls ``apply``.
-
 {%- if cookiecutter.database_mode == "data_api" %}
+
 A database paused at zero capacity answers nothing but "resuming" for about 15 seconds, longer
 after a long pause.
 {%- else %}
+
 A cluster that is failing over, or a proxy whose connections are all busy, starts no
 transaction for a while.
 {%- endif %} The deployment must not fail on that (``DatabaseNotReady``), so the handler
