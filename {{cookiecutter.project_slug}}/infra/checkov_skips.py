@@ -89,10 +89,12 @@ DATABASE_INSTANCE = checkov(
     "infra/aurora.py to collect OS metrics.",
 {%- endif %}
 )
-LOG_RETENTION_PROVIDER = (
-    checkov("CKV_AWS_115", "The CDK's log-retention function runs at deployment only, called by CloudFormation."),
-    checkov("CKV_AWS_116", "The CDK's log-retention function is invoked synchronously by CloudFormation."),
-    checkov("CKV_AWS_117", "The CDK's log-retention function calls only the CloudWatch Logs API."),
+# The CDK's own functions: the trigger's provider, the one that removes the rules of each VPC's default
+# security group, and the one that sets the retention of the log group RDS creates.
+CDK_DEPLOYMENT_FUNCTION = (
+    checkov("CKV_AWS_115", "A function of the CDK's own, run by CloudFormation during deployments only."),
+    checkov("CKV_AWS_116", "A function of the CDK's own, invoked synchronously by CloudFormation."),
+    checkov("CKV_AWS_117", "A function of the CDK's own, which calls AWS APIs only (Lambda, EC2, CloudWatch Logs)."),
 )
 LOG_RETENTION_POLICY = checkov(
     "CKV_AWS_111",
@@ -101,11 +103,6 @@ LOG_RETENTION_POLICY = checkov(
 )
 # The id under which the CDK creates its one log-retention function per stack.
 LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
-TRIGGER_PROVIDER = (
-    checkov("CKV_AWS_115", "The CDK's trigger provider runs once per deployment, called by CloudFormation."),
-    checkov("CKV_AWS_116", "The CDK's trigger provider is invoked synchronously by CloudFormation."),
-    checkov("CKV_AWS_117", "The CDK's trigger provider calls only the Lambda API (lambda:InvokeFunction)."),
-)
 
 
 def skip_checkov_findings(construct: IConstruct) -> None:
@@ -116,9 +113,9 @@ def skip_checkov_findings(construct: IConstruct) -> None:
         if construct.network_policy is not None:
             skip(construct.network_policy, NETWORK_INTERFACES)
     elif isinstance(construct, CustomResourceProviderBase):
-        skip(construct.node.find_child("Handler"), *TRIGGER_PROVIDER)
+        skip(construct.node.find_child("Handler"), *CDK_DEPLOYMENT_FUNCTION)
     elif is_log_retention_function(construct):
-        skip(construct.node.find_child("Resource"), *LOG_RETENTION_PROVIDER)
+        skip(construct.node.find_child("Resource"), *CDK_DEPLOYMENT_FUNCTION)
         skip(construct.node.find_child("ServiceRole").node.find_child("DefaultPolicy"), LOG_RETENTION_POLICY)
     else:
         skips = next((skips for kind, skips in SKIPPED_BY_KIND if isinstance(construct, kind)), ())

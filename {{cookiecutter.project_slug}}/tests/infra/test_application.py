@@ -220,6 +220,19 @@ def test_policies_grant_named_actions_and_use_wildcard_resources_only_where_aws_
                     assert set(actions) <= UNSCOPED_ACTIONS, actions
 
 
+def test_the_vpc_default_security_group_admits_nothing_and_the_cluster_logs_expire(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.stateful)
+    (restriction,) = resources(template, "Custom::VpcRestrictDefaultSG").values()
+    (vpc,) = resources(template, "AWS::EC2::VPC")
+    assert restriction["Properties"]["DefaultSecurityGroupId"] == {"Fn::GetAtt": [vpc, "DefaultSecurityGroup"]}
+    (retention,) = resources(template, "Custom::LogRetention").values()
+    (cluster,) = resources(template, "AWS::RDS::DBCluster")
+    assert retention["Properties"]["LogGroupName"] == {
+        "Fn::Join": ["", ["/aws/rds/cluster/", {"Ref": cluster}, "/postgresql"]]
+    }
+    assert retention["Properties"]["RetentionInDays"] == 30
+
+
 def test_stateful_resources_are_kept_encrypted_and_recoverable(synthesized: Synthesized) -> None:
     template = synthesized.json(synthesized.stateful)
     tables = resources(template, "AWS::DynamoDB::Table")
