@@ -65,8 +65,8 @@ LOG_RETENTION_FUNCTION = (
     nag(
         "AwsSolutions",
         "AwsSolutions-IAM5[Resource::*]",
-        "The CDK's log-retention function: logs:PutRetentionPolicy and DeleteRetentionPolicy on a log group "
-        "whose name RDS chooses at deployment.",
+        "The CDK's log-retention function is granted logs:PutRetentionPolicy and DeleteRetentionPolicy on "
+        "every log group: the CDK does not scope them to the one it manages, the cluster's.",
     ),
 )
 DEAD_LETTER_QUEUE = (

@@ -98,8 +98,8 @@ CDK_DEPLOYMENT_FUNCTION = (
 )
 LOG_RETENTION_POLICY = checkov(
     "CKV_AWS_111",
-    "The CDK's log-retention function may set the retention of any log group: the one it is for is named by "
-    "RDS at deployment.",
+    "The CDK's log-retention function may set the retention of any log group: the CDK does not scope it to "
+    "the one it manages, the cluster's.",
 )
 # The id under which the CDK creates its one log-retention function per stack.
 LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"

@@ -202,7 +202,7 @@ UNSCOPED_ACTIONS = {
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
-    # The CDK's log-retention function, for the cluster's log group, which RDS names at deployment.
+    # The CDK's log-retention function: the CDK does not scope them to the cluster's log group.
     "logs:PutRetentionPolicy",
     "logs:DeleteRetentionPolicy",
 }
