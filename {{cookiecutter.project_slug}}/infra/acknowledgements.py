@@ -26,8 +26,12 @@ def nag(pack: str, finding: str, reason: str) -> Acknowledgment:
 XRAY = nag(
     "AwsSolutions",
     "AwsSolutions-IAM5[Resource::*]",
+{%- if saga.database_mode == "rds_proxy" %}
     "X-Ray's PutTraceSegments and PutTelemetryRecords accept no narrower resource than *; functions in a VPC "
     "also need the EC2 network-interface actions, which accept none either.",
+{%- else %}
+    "X-Ray's PutTraceSegments and PutTelemetryRecords accept no narrower resource than *.",
+{%- endif %}
 )
 STATE_MACHINE_DELIVERIES = nag(
     "AwsSolutions",

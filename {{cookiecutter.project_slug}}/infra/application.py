@@ -165,7 +165,9 @@ class ApplicationStack(Stack):
                 **(database.environment if with_database else {}),
                 **(environment or {}),
             },
+{%- if saga.database_mode == "rds_proxy" %}
             network=database.network if with_database else None,
+{%- endif %}
             timeout=timeout,
             dead_letter_queue=self.stateful.delivery_dead_letters if asynchronous else None,
         )

@@ -48,11 +48,13 @@ ENVIRONMENT = checkov(
     "Lambda encrypts environment variables at rest with its AWS managed key; these hold resource names, ARNs "
     "and host names only, never a credential.",
 )
+{%- if saga.database_mode == "rds_proxy" %}
 NETWORK_INTERFACES = checkov(
     "CKV_AWS_111",
     "The EC2 network-interface actions Lambda needs to place the function in its VPC accept no narrower "
     "resource than *, as in the AWS managed AWSLambdaVPCAccessExecutionRole.",
 )
+{%- endif %}
 LOG_GROUP = checkov(
     "CKV_AWS_158",
     "CloudWatch Logs encrypts every log group at rest; these logs leave out execution data and payloads, and "
@@ -108,10 +110,14 @@ LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 def skip_checkov_findings(construct: IConstruct) -> None:
     if isinstance(construct, ServiceFunction):
         invocation = ON_FAILURE_DESTINATION if construct.invoked_asynchronously else SYNCHRONOUS
+{%- if saga.database_mode == "rds_proxy" %}
         in_vpc = construct.network_policy is not None
         skip(construct.function, BOUNDED_CONCURRENCY, invocation, ENVIRONMENT, *(() if in_vpc else (NO_VPC,)))
         if construct.network_policy is not None:
             skip(construct.network_policy, NETWORK_INTERFACES)
+{%- else %}
+        skip(construct.function, BOUNDED_CONCURRENCY, invocation, ENVIRONMENT, NO_VPC)
+{%- endif %}
     elif isinstance(construct, CustomResourceProviderBase):
         skip(construct.node.find_child("Handler"), *CDK_DEPLOYMENT_FUNCTION)
     elif is_log_retention_function(construct):

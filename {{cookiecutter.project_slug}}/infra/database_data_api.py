@@ -7,7 +7,6 @@ from constructs import Construct
 
 from infra import parameters
 from infra.aurora import DATABASE_NAME, aurora_postgres, isolated_vpc
-from infra.service_function import FunctionNetwork
 
 # Paused after 5 idle minutes: no compute is billed until the next request resumes it.
 MIN_CAPACITY = 0
@@ -42,7 +41,6 @@ class DatabaseAccess(Construct):
             data_api_enabled=True,
             secret=secret,
         )
-        self.network: FunctionNetwork | None = None
         self.environment = {
             "DATABASE_CLUSTER_ARN": self.cluster.cluster_arn,
             "DATABASE_SECRET_ARN": secret.secret_arn,

@@ -101,9 +101,7 @@ class DatabaseAccess(Construct):
             endpoint=read(PROXY_ENDPOINT),
             security_groups=[security_group],
         )
-        self.network: FunctionNetwork | None = FunctionNetwork(
-            vpc=vpc, subnets=ISOLATED, security_groups=[security_group]
-        )
+        self.network = FunctionNetwork(vpc=vpc, subnets=ISOLATED, security_groups=[security_group])
         self.environment = {
             "DATABASE_HOST": self.proxy.endpoint,
             "DATABASE_PORT": str(PORT),

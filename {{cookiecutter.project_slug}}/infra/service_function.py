@@ -1,10 +1,14 @@
+{%- set saga = cookiecutter | saga_model -%}
 """A Lambda function as every function of the saga is built: same runtime, layer, tracing and logs."""
-
+{% if saga.database_mode == "rds_proxy" %}
 from dataclasses import dataclass, field
+{%- endif %}
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+{%- if saga.database_mode == "rds_proxy" %}
 from aws_cdk import aws_ec2 as ec2
+{%- endif %}
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as lambda_destinations
@@ -17,6 +21,7 @@ from infra import config
 
 RUNTIMES = {"3.12": lambda_.Runtime.PYTHON_3_12, "3.13": lambda_.Runtime.PYTHON_3_13}
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
+{%- if saga.database_mode == "rds_proxy" %}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class FunctionNetwork:
     vpc: ec2.IVpc
     subnets: ec2.SubnetSelection
     security_groups: list[ec2.ISecurityGroup] = field(default_factory=list)
+{%- endif %}
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -52,7 +58,9 @@ class ServiceFunction(Construct):
         metrics_namespace: str,
         description: str,
         environment: dict[str, str],
+{%- if saga.database_mode == "rds_proxy" %}
         network: FunctionNetwork | None = None,
+{%- endif %}
         timeout: Duration | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
@@ -68,6 +76,7 @@ class ServiceFunction(Construct):
             description=f"Runs {description}",
         )
         self.log_group.grant_write(self.role)
+{%- if saga.database_mode == "rds_proxy" %}
         # A policy of its own, so that what it allows on every resource is reviewed apart from the rest.
         self.network_policy: iam.Policy | None = None
         if network is not None:
@@ -89,6 +98,7 @@ class ServiceFunction(Construct):
                     )
                 ],
             )
+{%- endif %}
         self.function = lambda_.Function(
             self,
             "Function",
@@ -111,16 +121,20 @@ class ServiceFunction(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 **environment,
             },
+{%- if saga.database_mode == "rds_proxy" %}
             vpc=network.vpc if network else None,
             vpc_subnets=network.subnets if network else None,
             security_groups=network.security_groups if network else None,
+{%- endif %}
             # Only for asynchronous invocations (EventBridge); Step Functions invokes synchronously and catches.
             on_failure=lambda_destinations.SqsDestination(dead_letter_queue) if dead_letter_queue else None,
             retry_attempts=2 if dead_letter_queue else None,
         )
+{%- if saga.database_mode == "rds_proxy" %}
         if self.network_policy is not None:
             # Lambda checks these permissions when it creates the function in the VPC.
             self.function.node.add_dependency(self.network_policy)
+{%- endif %}
         self.service_name = service_name
         self.metrics_namespace = metrics_namespace
         self.invoked_asynchronously = dead_letter_queue is not None

@@ -1,3 +1,4 @@
+{%- set saga = cookiecutter | saga_model -%}
 """The synthesized templates: what each resource is configured with, and that reviews pass."""
 
 import json
@@ -197,11 +198,14 @@ UNSCOPED_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+{%- if saga.database_mode == "rds_proxy" %}
+    # Placing the functions in the VPC.
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
+{%- endif %}
     # The CDK's log-retention function: the CDK does not scope them to the cluster's log group.
     "logs:PutRetentionPolicy",
     "logs:DeleteRetentionPolicy",
