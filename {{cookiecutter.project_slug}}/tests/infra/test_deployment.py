@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,18 @@ def test_the_pinned_cli_synthesizes_the_templates_the_tests_check(synthesized: S
     for stack in (synthesized.stateful, synthesized.application):
         cli = json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
         assert deployed(cli) == deployed(synthesized.json(stack))
+
+
+def test_cdk_json_sets_every_feature_flag_the_installed_cdk_recommends() -> None:
+    (assembly,) = [path for path in files("aws_cdk._jsii").iterdir() if path.name.endswith(".jsii.tgz")]
+    with tarfile.open(str(assembly)) as package:
+        recommended = json.load(package.extractfile("package/recommended-feature-flags.json"))  # type: ignore[arg-type]
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    differing = {flag: value for flag, value in recommended.items() if context.get(flag, "(unset)") != value}
+    # A flag left unset keeps the behaviour of an older CDK. After an upgrade of aws-cdk-lib, read what each new
+    # flag changes and `cdk diff` a deployed stage before setting it; a stage that must keep the old behaviour
+    # sets the old value here and in cdk.json, with the reason.
+    assert differing == {}, f"{assembly.name} recommends, in cdk.json's context: {differing}"
 
 
 def test_stacks_share_no_export_and_every_name_carries_the_stage(synthesized: Synthesized) -> None:
