@@ -13,6 +13,8 @@ PORT = 5432
 ENGINE = rds.AuroraPostgresEngineVersion.VER_17_7
 ENGINE_VERSION = ENGINE.aurora_postgres_full_version
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+# The first ones Fn::GetAZs lists, in an account and region the stack does not know at synthesis.
+AVAILABILITY_ZONES = 2
 
 
 def isolated_vpc(scope: Construct) -> ec2.Vpc:
@@ -20,7 +22,7 @@ def isolated_vpc(scope: Construct) -> ec2.Vpc:
     vpc = ec2.Vpc(
         scope,
         "Vpc",
-        max_azs=2,
+        max_azs=AVAILABILITY_ZONES,
         nat_gateways=0,
         subnet_configuration=[
             ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)

@@ -4,7 +4,8 @@
 Run it with the credentials you deploy with. It prints one line per problem, with its fix, and
 exits 1; otherwise it says so and exits 0. It checks what a deployment would otherwise find out
 half-way: the Powertools layer's SSM parameter (AWS has let per-version parameters go missing), the
-Aurora PostgreSQL version with the capacity {% if saga.database_mode == "data_api" %}and the Data API {% endif %}this project needs, and the CDK bootstrap.
+Aurora PostgreSQL version with the capacity {% if saga.database_mode == "data_api" %}and the Data API {% endif %}this project needs, {% if saga.database_mode == "rds_proxy" %}the VPC's
+Availability Zones (RDS Proxy is not offered in all), {% endif %}and the CDK bootstrap.
 {%- if saga.database_mode == "data_api" %}
 The Data API is an instance-class option, not an engine-version feature (``SupportedFeatureNames``
 lists the IAM role features), hence ``SupportsHttpEndpoint`` of the orderable ``db.serverless``
@@ -19,17 +20,26 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import config
+{%- if saga.database_mode == "rds_proxy" %}
+from infra.aurora import AVAILABILITY_ZONES, ENGINE_VERSION
+{%- else %}
 from infra.aurora import ENGINE_VERSION
+{%- endif %}
 from infra.database_{{ saga.database_mode }} import MIN_CAPACITY
 
 ENGINE = "aurora-postgresql"
+SERVICES = ("ssm", "rds", "cloudformation"{% if saga.database_mode == "rds_proxy" %}, "ec2"{% endif %})
 BOOTSTRAP_STACK = "CDKToolkit"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 # What the synthesized templates' CheckBootstrapVersion rule requires.
 MIN_BOOTSTRAP_VERSION = 6
+{%- if saga.database_mode == "rds_proxy" %}
+# Zone ids, the same in every account, where RDS Proxy is not offered (Amazon RDS Proxy for Aurora, limitations).
+PROXY_UNSUPPORTED_ZONE_IDS = {"use1-az3"}
+{%- endif %}
 
 
-def problems(ssm: Any, rds: Any, cloudformation: Any) -> list[str]:
+def problems(ssm: Any, rds: Any, cloudformation: Any{% if saga.database_mode == "rds_proxy" %}, ec2: Any{% endif %}) -> list[str]:
     """One line per problem, each saying how to fix it."""
     region = config.REGION
     found = []
@@ -64,6 +74,14 @@ def problems(ssm: Any, rds: Any, cloudformation: Any) -> list[str]:
                 "choose a version that has it in infra/aurora.py, or generate the project in the rds_proxy mode"
             )
 {%- endif %}
+{%- if saga.database_mode == "rds_proxy" %}
+    for name, zone_id in vpc_zones(ec2):
+        if zone_id in PROXY_UNSUPPORTED_ZONE_IDS:
+            found.append(
+                f"the VPC would take {name} ({zone_id}), where RDS Proxy is not offered: replace max_azs in "
+                f"infra/aurora.py by availability_zones=[...] naming {AVAILABILITY_ZONES} other zones of {region}"
+            )
+{%- endif %}
     bootstrap = f"npx cdk bootstrap aws://ACCOUNT_ID/{region}"
     if not stack_exists(cloudformation, BOOTSTRAP_STACK):
         found.append(f"the account is not CDK-bootstrapped in {region} (no {BOOTSTRAP_STACK} stack): {bootstrap}")
@@ -77,6 +95,19 @@ def problems(ssm: Any, rds: Any, cloudformation: Any) -> list[str]:
     return found
 
 
+{% if saga.database_mode == "rds_proxy" -%}
+def vpc_zones(ec2: Any) -> list[tuple[str, str]]:
+    """(name, id) of the zones the VPC takes: the first in alphabetical order, as Fn::GetAZs lists them, of the
+    zones with a default subnet, or of all zones when none has one."""
+    described = ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])
+    available = [zone for zone in described["AvailabilityZones"] if zone["State"] == "available"]
+    zones = {zone["ZoneName"]: zone["ZoneId"] for zone in available}
+    defaults = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    names = sorted(set(zones) & {subnet["AvailabilityZone"] for subnet in defaults} or zones)
+    return [(name, zones[name]) for name in names[:AVAILABILITY_ZONES]]
+
+
+{% endif -%}
 def parameter(ssm: Any, name: str) -> str | None:
     try:
         return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
@@ -99,7 +130,11 @@ def stack_exists(cloudformation: Any, name: str) -> bool:
 def main() -> int:
     session = boto3.Session(region_name=config.REGION)
     try:
-        found = problems(session.client("ssm"), session.client("rds"), session.client("cloudformation"))
+        clients = [session.client("ssm"), session.client("rds"), session.client("cloudformation")]
+{%- if saga.database_mode == "rds_proxy" %}
+        clients.append(session.client("ec2"))
+{%- endif %}
+        found = problems(*clients)
     except (BotoCoreError, ClientError) as error:
         found = [f"the checks could not run: {error} (use the credentials you deploy with)"]
     print("\n".join(found) or f"ready to deploy to {config.REGION}")

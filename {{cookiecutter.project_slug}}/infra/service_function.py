@@ -119,6 +119,10 @@ class ServiceFunction(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                # Traces keep timings and the call graph, not what the code returns or raises: results and error
+                # details may hold personal data, which the logs and the execution history leave out too.
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
                 **environment,
             },
 {%- if saga.database_mode == "rds_proxy" %}

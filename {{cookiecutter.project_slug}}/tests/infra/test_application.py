@@ -9,6 +9,7 @@ import aws_lambda_powertools
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 
@@ -76,7 +77,12 @@ def test_every_function_is_built_the_same_way(synthesized: Synthesized) -> None:
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
         assert len(properties["Layers"]) == 1
-        assert properties["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+        variables = properties["Environment"]["Variables"]
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+        assert (variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"], variables["POWERTOOLS_TRACER_CAPTURE_ERROR"]) == (
+            "false",
+            "false",
+        )
     for log_group in resources(template, "AWS::Logs::LogGroup").values():
         assert log_group["Properties"]["RetentionInDays"] > 0
 
@@ -293,6 +299,14 @@ def test_every_nag_finding_is_acknowledged_with_a_reason(synthesized: Synthesize
         for violation in pack.validate_scope(synthesized.app).violations
     }
     assert raised <= {acknowledgement.id.split("::", 1)[1] for acknowledgement in accepted}
+
+
+def test_the_synthesis_warns_of_nothing(synthesized: Synthesized) -> None:
+    """A warning is acknowledged where it arises, with its reason, or fixed: `make synth` prints none."""
+    for stack in (synthesized.stateful, synthesized.application):
+        annotations = Annotations.from_stack(stack)
+        assert annotations.find_warning("*", Match.any_value()) == []
+        assert annotations.find_error("*", Match.any_value()) == []
 
 
 def test_a_finding_that_is_not_acknowledged_fails_the_synthesis() -> None:

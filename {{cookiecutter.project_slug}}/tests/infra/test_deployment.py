@@ -53,15 +53,25 @@ def test_the_pinned_cli_synthesizes_the_templates_the_tests_check(synthesized: S
         assert deployed(cli) == deployed(synthesized.json(stack))
 
 
+# Feature flags set against the CDK's recommendation, each with the reason.
+DECLINED_FEATURE_FLAGS = {
+    # It renames the version of the migrations function whose layer it hashes in. On a stage deployed without
+    # it, that version would be created again for an unchanged function, which Lambda refuses ("A version for
+    # this Lambda function exists"). The layer is Powertools, whose updates need no new migrations run.
+    "@aws-cdk/aws-lambda:recognizeLayerVersion": False,
+}
+
+
 def test_cdk_json_sets_every_feature_flag_the_installed_cdk_recommends() -> None:
     (assembly,) = [path for path in files("aws_cdk._jsii").iterdir() if path.name.endswith(".jsii.tgz")]
     with tarfile.open(str(assembly)) as package:
         recommended = json.load(package.extractfile("package/recommended-feature-flags.json"))  # type: ignore[arg-type]
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    differing = {flag: value for flag, value in recommended.items() if context.get(flag, "(unset)") != value}
+    expected = {**recommended, **DECLINED_FEATURE_FLAGS}
+    differing = {flag: value for flag, value in expected.items() if context.get(flag, "(unset)") != value}
     # A flag left unset keeps the behaviour of an older CDK. After an upgrade of aws-cdk-lib, read what each new
     # flag changes and `cdk diff` a deployed stage before setting it; a stage that must keep the old behaviour
-    # sets the old value here and in cdk.json, with the reason.
+    # sets the old value in cdk.json and in DECLINED_FEATURE_FLAGS, with the reason.
     assert differing == {}, f"{assembly.name} recommends, in cdk.json's context: {differing}"
 
 
@@ -104,7 +114,6 @@ def test_checkov_fails_nothing_but_what_infra_checkov_skips_does_not_explain(
     assert failed == [("unexplained.template.json", "AWS::SQS::Queue.Unexplained")]
 
 
-SERVICES = ("ssm", "rds", "cloudformation")
 READY: dict[str, Any] = {
     "layer": True,
     "engine": True,
@@ -114,6 +123,9 @@ READY: dict[str, Any] = {
 }
 {%- if saga.database_mode == "data_api" %}
 READY["data_api"] = True
+{%- else %}
+READY["zones"] = {"us-east-1a": "use1-az1", "us-east-1b": "use1-az2", "us-east-1c": "use1-az3"}
+READY["default_subnets"] = []
 {%- endif %}
 
 
@@ -126,6 +138,10 @@ READY["data_api"] = True
         ({"min_capacity": MIN_CAPACITY + 0.5}, f"scales down to {MIN_CAPACITY + 0.5} ACU, and this project needs"),
 {%- if saga.database_mode == "data_api" %}
         ({"data_api": False}, "the Data API is not available"),
+{%- else %}
+        ({"zones": {"us-east-1a": "use1-az3", "us-east-1b": "use1-az2"}}, "would take us-east-1a (use1-az3)"),
+        # Fn::GetAZs lists only the zones with a default subnet, when there are any.
+        ({"default_subnets": ["us-east-1b", "us-east-1c"]}, "would take us-east-1c (use1-az3)"),
 {%- endif %}
         ({"toolkit": False}, "is not CDK-bootstrapped"),
         ({"bootstrap": None}, "older than version 6 (found None)"),
@@ -135,17 +151,23 @@ READY["data_api"] = True
 def test_preflight_names_each_problem_with_its_fix(broken: dict[str, Any], problem: str | None) -> None:
     state = READY | broken
     session = botocore.session.get_session()
-    clients = {name: session.create_client(name, region_name=config.REGION) for name in SERVICES}
+    clients = {name: session.create_client(name, region_name=config.REGION) for name in preflight.SERVICES}
     stubbers = {name: Stubber(client) for name, client in clients.items()}
     engine = {"ServerlessV2FeaturesSupport": {"MinCapacity": state["min_capacity"]}}
 {%- if saga.database_mode == "data_api" %}
     options = {"OrderableDBInstanceOptions": [{"SupportsHttpEndpoint": state["data_api"]}]}
+{%- else %}
+    zones = [{"ZoneName": name, "ZoneId": zone, "State": "available"} for name, zone in state["zones"].items()]
+    default_subnets = [{"AvailabilityZone": name} for name in state["default_subnets"]]
 {%- endif %}
     calls: list[tuple[str, str, dict[str, Any] | str]] = [  # In the order of preflight; a string is an error code.
         ("ssm", "get_parameter", {"Parameter": {"Value": "arn"}} if state["layer"] else "ParameterNotFound"),
         ("rds", "describe_db_engine_versions", {"DBEngineVersions": [engine] if state["engine"] else []}),
 {%- if saga.database_mode == "data_api" %}
         *([("rds", "describe_orderable_db_instance_options", options)] if state["engine"] else []),
+{%- else %}
+        ("ec2", "describe_availability_zones", {"AvailabilityZones": zones}),
+        ("ec2", "describe_subnets", {"Subnets": default_subnets}),
 {%- endif %}
         ("cloudformation", "describe_stacks", {"Stacks": []} if state["toolkit"] else "ValidationError"),
         *[("ssm", "get_parameter", {"Parameter": {"Value": version}} if version else "ParameterNotFound")

@@ -3,7 +3,8 @@
 
 The service name (``POWERTOOLS_SERVICE_NAME``) and the metrics namespace of the stage
 (``POWERTOOLS_METRICS_NAMESPACE``) are set per function by the infrastructure; logs are
-structured JSON and never include the event (it may hold PII).
+structured JSON and never include the event (it may hold PII); for the same reason the
+infrastructure has the tracer record neither results nor exceptions, only timings and calls.
 """
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
