@@ -60,10 +60,12 @@ def _saga_model(answers: Mapping[str, object]) -> SagaModel:
 def default_compensations(services: str) -> str:
     """``cancel_<step>`` for every step but the last, as the ``compensations`` answer writes it.
 
-    The last step's success ends the saga: nothing runs after it that could fail and need it
-    undone. Names are normalized as the parser normalizes them. A step whose ``cancel_<step>``
-    would be too long or would be another step's name gets none, so the default is always a valid
-    answer; malformed services give "", leaving validation to report what is wrong with them.
+    The last step's success ends the saga and its rejection needs no undoing; a crash or a timeout
+    after its work leaves that work in place, as the README says, since a compensation for it too
+    would not fit an EXPRESS saga of three steps. Names are normalized as the parser normalizes
+    them. A step whose ``cancel_<step>`` would be too long or would be another step's name gets
+    none, so the default is always a valid answer; malformed services give "", leaving validation
+    to report what is wrong with them.
     """
     try:
         steps = [model._check_name("service", raw) for raw in model.split_list(services)]

@@ -18,9 +18,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import subprocess
 import sys
 
 MINIMUM_PYTHON = (3, 11)
+# The oldest Node.js the CDK is tested with here; it prints an end-of-life notice, 22 and 24 do not.
+MINIMUM_NODE = 20
 # Where Debian/Ubuntu and Homebrew (keg-only, so not on the PATH) put PostgreSQL's server programs,
 # as the generated projects' fixtures look for them.
 POSTGRES_FOLDERS = (
@@ -80,7 +83,25 @@ def missing(purpose: str) -> list[str]:
         if not present(program):
             purpose_of, debian, homebrew = PROGRAMS[program]
             lines.append(f"missing {program} ({purpose_of}): sudo apt-get install {debian}  |  brew install {homebrew}")
+        elif program == "node" and (old := old_node()):
+            lines.append(
+                f"node {old} is older than {MINIMUM_NODE}, the oldest the CDK is tested with (22 and 24 are "
+                "supported): https://nodejs.org/en/download  |  brew install node"
+            )
     return lines
+
+
+def old_node() -> str | None:
+    """The version of the ``node`` on the PATH when it is older than ``MINIMUM_NODE``, else None."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    major = version.strip().lstrip("v").split(".")[0]
+    return version.strip() if major.isdigit() and int(major) < MINIMUM_NODE else None
 
 
 def _user_exists(name: str) -> bool:

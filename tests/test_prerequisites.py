@@ -48,6 +48,21 @@ def test_each_target_names_what_it_needs_and_how_to_install_it(
     assert "postgresql" not in " ".join(prerequisites.missing(purpose))
 
 
+@pytest.mark.parametrize(("version", "named"), [("v18.19.0", True), ("v20.20.2", False), ("v24.1.0", False)])
+def test_a_node_older_than_the_cdk_needs_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, version: str, named: bool
+) -> None:
+    node = tmp_path / "node"
+    node.write_text(f"#!/bin/sh\necho {version}\n")
+    node.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    lines = [line for line in prerequisites.missing("demo") if line.startswith("node ")]
+    assert len(lines) == int(named)
+    for line in lines:
+        assert line.startswith(f"node {version} is older than 20, the oldest the CDK is tested with")
+        assert line.endswith(": https://nodejs.org/en/download  |  brew install node")
+
+
 def test_a_python_too_old_for_the_template_is_named_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "version_info", (3, 10, 13))
     first = prerequisites.missing("test-fast")[0]

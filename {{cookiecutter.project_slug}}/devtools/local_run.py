@@ -139,11 +139,9 @@ def trace(run: "SagaRun", out: TextIO) -> None:
         print(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state", file=out)
     if run.duplicate is not None:
         print(f"  the duplicate execution ended {run.duplicate.status}: {json.dumps(run.duplicate.output)}", file=out)
+    error = f" ({run.error})" if run.error else ""
     outcome = f", saga {run.record['status']}" if run.record else ""
-    print(
-        f"{run.status}{f' ({run.error})' if run.error else ''}{outcome}, {run.state_transitions} state transitions",
-        file=out,
-    )
+    print(f"execution {run.status}{error}{outcome}, {run.state_transitions} state transitions", file=out)
 
 
 def _retried(run: "SagaRun", failed: Mapping[str, Any]) -> bool:

@@ -11,6 +11,7 @@ it runs before anything is installed.
 import glob
 import os
 import shutil
+import subprocess
 import sys
 
 from infra.config import DATABASE_MODE
@@ -22,6 +23,8 @@ POSTGRES_FOLDERS = (
     "/usr/local/opt/postgresql@*/bin",
     "/home/linuxbrew/.linuxbrew/opt/postgresql@*/bin",
 )
+# The oldest Node.js the CDK is tested with here; it prints an end-of-life notice, 22 and 24 do not.
+MINIMUM_NODE = 20
 # program: (what it is for, Debian/Ubuntu package, Homebrew formula)
 PROGRAMS = {
     "postgresql": ("a throwaway PostgreSQL server", "postgresql", "postgresql@17"),
@@ -54,13 +57,33 @@ def present(program: str) -> bool:
 
 
 def missing(purpose: str) -> list[str]:
-    """One line per program ``purpose`` needs that is not installed."""
-    return [
+    """One line per program ``purpose`` needs that is not installed, or too old."""
+    lines = [
         f"missing {program} ({PROGRAMS[program][0]}): sudo apt-get install {PROGRAMS[program][1]}"
         f"  |  brew install {PROGRAMS[program][2]}"
         for program in NEEDS[purpose]
         if not present(program)
     ]
+    if "node" in NEEDS[purpose] and present("node") and (old := old_node()):
+        lines.append(
+            f"node {old} is older than {MINIMUM_NODE}, the oldest the CDK is tested with (22 and 24 are "
+            "supported): https://nodejs.org/en/download  |  brew install node"
+        )
+    return lines
+
+
+def old_node() -> str | None:
+    """The version of the ``node`` on the PATH when it is older than ``MINIMUM_NODE``, else None."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    try:
+        finished = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = finished.stdout
+    major = version.strip().lstrip("v").split(".")[0]
+    return version.strip() if major.isdigit() and int(major) < MINIMUM_NODE else None
 
 
 def require(purpose: str) -> None:

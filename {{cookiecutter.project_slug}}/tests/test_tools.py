@@ -69,7 +69,7 @@ def test_local_run_traces_a_saga_read_from_a_file(tmp_path: Path, capsys: Any) -
         *[f"action {step.title}: ok" for step in STEPS],
     ]
     assert any(line.strip().startswith("retry in ") for line in trace)
-    assert trace[-1].startswith("SUCCEEDED, saga SUCCEEDED, ")
+    assert trace[-1].startswith("execution SUCCEEDED, saga SUCCEEDED, ")
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,17 @@ def test_a_missing_program_is_named_with_how_to_install_it(monkeypatch: pytest.M
     with pytest.raises(SystemExit) as exited:
         prerequisites.require("test")
     assert exited.value.code == 1
+
+
+@pytest.mark.parametrize(("version", "named"), [("v18.19.0", True), ("v22.12.0", False)])
+def test_a_node_older_than_the_cdk_needs_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, version: str, named: bool
+) -> None:
+    node = tmp_path / "node"
+    node.write_text(f"#!/bin/sh\necho {version}\n")
+    node.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    lines = [line for line in prerequisites.missing("test") if line.startswith("node ")]
+    assert len(lines) == int(named)
+    for line in lines:
+        assert line.startswith(f"node {version} is older than 20, the oldest the CDK is tested with")
