@@ -10,7 +10,7 @@ from infra import config, packaging
 from infra.definition import saga_timing
 from infra.events import EventRoute
 from infra.monitoring import Monitoring
-from infra.service_function import ServiceFunction
+from infra.service_function import IDEMPOTENCY_ACTIONS, ServiceFunction
 from infra.state_machine import SagaStateMachine
 from infra.stateful import StatefulResources
 from {{ saga.package_name }} import saga
@@ -172,10 +172,7 @@ class ApplicationStack(Stack):
             dead_letter_queue=self.stateful.delivery_dead_letters if asynchronous else None,
         )
         if with_idempotency:
-            # The four calls Powertools idempotency makes, nothing else.
-            self.stateful.idempotency_table.grant(
-                function.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
-            )
+            self.stateful.idempotency_table.grant(function.role, *IDEMPOTENCY_ACTIONS)
         if with_database:
             database.grant_access(function.role)
         self.functions[construct_id] = function

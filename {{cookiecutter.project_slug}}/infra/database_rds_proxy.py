@@ -8,7 +8,7 @@ from constructs import Construct
 
 from infra import config, parameters
 from infra.aurora import ADMIN_USER, DATABASE_NAME, ISOLATED, PORT, aurora_postgres, isolated_vpc
-from infra.service_function import FunctionNetwork
+from infra.service_function import IDEMPOTENCY_ACTIONS, FunctionNetwork
 
 # Not 0 ACU: the proxy holds connections open, so the cluster would never pause anyway.
 MIN_CAPACITY = 0.5
@@ -26,8 +26,32 @@ class Database(Construct):
         # No internet gateway and no NAT: the functions reach AWS services through VPC endpoints only.
         self.vpc = isolated_vpc(self)
         # The idempotency table (DynamoDB) and X-Ray traces are what the functions call besides the database.
-        self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
-        self.vpc.add_interface_endpoint("XRay", service=ec2.InterfaceVpcEndpointAwsService.XRAY, subnets=ISOLATED)
+        # Each endpoint admits only those calls, on this account's resources, so that nothing in the VPC can
+        # reach another account's table through it.
+        dynamodb = self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+        dynamodb.add_to_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()],
+                actions=IDEMPOTENCY_ACTIONS,
+                resources=[Stack.of(self).format_arn(service="dynamodb", resource="table", resource_name="*")],
+            )
+        )
+        xray = self.vpc.add_interface_endpoint(
+            "XRay", service=ec2.InterfaceVpcEndpointAwsService.XRAY, subnets=ISOLATED
+        )
+        xray.add_to_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()],
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:PrincipalAccount": Stack.of(self).account}},
+            )
+        )
 
         self.function_security_group = ec2.SecurityGroup(
             self, "FunctionSecurityGroup", vpc=self.vpc, description="Saga functions", allow_all_outbound=False

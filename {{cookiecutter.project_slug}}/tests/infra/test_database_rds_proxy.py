@@ -1,5 +1,8 @@
 """RDS Proxy mode: IAM-authenticated TLS connections from functions in isolated subnets."""
 
+import json
+
+from infra.service_function import IDEMPOTENCY_ACTIONS
 from tests.infra.conftest import Synthesized
 from tests.infra.test_application import project_functions, resources
 
@@ -38,3 +41,19 @@ def test_the_vpc_reaches_aws_through_endpoints_only(synthesized: Synthesized) ->
     ]
     assert len(services) == 2
     assert not resources(template, "AWS::EC2::NatGateway")
+
+
+def test_the_endpoints_admit_only_the_functions_calls_on_this_accounts_resources(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.stateful)
+    statements = {
+        json.dumps(endpoint["Properties"]["ServiceName"]): endpoint["Properties"]["PolicyDocument"]["Statement"]
+        for endpoint in resources(template, "AWS::EC2::VPCEndpoint").values()
+    }
+    (dynamodb,) = [found for service, found in statements.items() if "dynamodb" in service]
+    (xray,) = [found for service, found in statements.items() if "xray" in service]
+    assert [(s["Effect"], sorted(s["Action"])) for s in dynamodb] == [("Allow", sorted(IDEMPOTENCY_ACTIONS))]
+    assert ":table/*" in json.dumps(dynamodb[0]["Resource"])
+    assert '{"Ref": "AWS::AccountId"}' in json.dumps(dynamodb[0]["Resource"])
+    assert [(s["Effect"], s["Resource"]) for s in xray] == [("Allow", "*")]
+    assert all(action.startswith("xray:") for action in xray[0]["Action"])
+    assert xray[0]["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
