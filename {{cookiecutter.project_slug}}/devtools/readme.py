@@ -158,8 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             print("README.md's steps, diagram or paths table is stale: run `make definition`", file=sys.stderr)
             return 1
         return 0
-    if updated != readme:
-        README_FILE.write_text(updated, encoding="utf-8")
+    if updated == readme:
+        print("README.md: its steps, diagram and paths are current")
+        return 0
+    README_FILE.write_text(updated, encoding="utf-8")
+    print("README.md: its steps, diagram and paths rewritten")
     return 0
 
 

@@ -385,8 +385,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{DEFINITION_FILE.relative_to(PROJECT_DIR)} is stale: run `make definition`", file=sys.stderr)
             return 1
         return 0
+    name = DEFINITION_FILE.relative_to(PROJECT_DIR)
+    if current == text:
+        print(f"{name} is current")
+        return 0
     DEFINITION_FILE.parent.mkdir(exist_ok=True)
     DEFINITION_FILE.write_text(text, encoding="utf-8")
+    print(f"{name} rewritten")
     return 0
 
 

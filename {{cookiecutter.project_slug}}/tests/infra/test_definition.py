@@ -34,8 +34,10 @@ def chain_from(states: dict[str, Any], step: str, error: str) -> list[str]:
     return names
 
 
-def test_the_file_is_the_definition_saga_py_builds() -> None:
+def test_the_file_is_the_definition_saga_py_builds(capsys: pytest.CaptureFixture[str]) -> None:
     assert builder.main(["--check"]) == 0
+    assert builder.main([]) == 0
+    assert capsys.readouterr().out == "statemachine/saga.asl.json is current\n"
     text = builder.DEFINITION_FILE.read_text(encoding="utf-8")
     assert text == builder.render(builder.saga_definition())
     assert text.startswith('{\n  "Comment"')
