@@ -1,9 +1,21 @@
 """The answers parser: normalization, the model it builds, and every validation rule."""
 
+import re
+
 import pytest
 
-from saga_template.model import MAX_SLUG_LENGTH, MAX_STEPS, AnswerError, normalize_name, parse, split_list
-from tests.conftest import answers
+from saga_template.model import (
+    MAX_SLUG_LENGTH,
+    MAX_STAGE_LENGTH,
+    MAX_STEPS,
+    AnswerError,
+    normalize_name,
+    parse,
+    split_list,
+)
+from tests.conftest import TEMPLATE_ROOT, answers
+
+README = (TEMPLATE_ROOT / "README.md").read_text()
 
 
 def test_defaults_build_the_documented_saga() -> None:
@@ -111,3 +123,41 @@ def test_missing_and_non_text_answers_are_refused() -> None:
         parse(incomplete)
     with pytest.raises(AnswerError, match="services must be text"):
         parse({**answers(), "services": {"payment": "refund"}})
+
+
+def readme_rule(answer: str) -> str:
+    """The notes column of ``answer``'s row in the README's answer table."""
+    (row,) = [line for line in README.splitlines() if line.startswith(f"| `{answer}` |")]
+    return row.rsplit("|", 2)[-2]
+
+
+def refused(**overrides: str) -> bool:
+    try:
+        parse(answers(**overrides))
+    except AnswerError:
+        return True
+    return False
+
+
+def test_the_readme_states_the_slug_rules_the_parser_enforces() -> None:
+    rule = readme_rule("project_slug")
+    longest = int(re.search(r"at most (\d+) characters", rule).group(1))  # type: ignore[union-attr]
+    assert (refused(project_slug="s" * longest), refused(project_slug="s" * (longest + 1))) == (False, True)
+    assert f"a stage of up to {MAX_STAGE_LENGTH}" in rule
+    assert "starting with a letter" in rule
+    assert refused(project_slug="1-saga")
+    prefixes = re.findall(r"`(\w+)`", rule.split("not starting with")[1])
+    assert prefixes
+    assert all(refused(project_slug=f"{prefix}-saga") for prefix in prefixes)
+
+
+def test_the_readme_states_the_limits_on_steps_and_names_the_parser_enforces() -> None:
+    most = int(re.search(r"1 to (\d+)", readme_rule("services")).group(1))  # type: ignore[union-attr]
+    services = [f"s{i}" for i in range(most + 1)]
+    assert (refused(services=",".join(services[:most])), refused(services=",".join(services))) == (False, True)
+    assert refused(services=" , ")
+    longest = int(re.search(r"be at most (\d+) characters", README).group(1))  # type: ignore[union-attr]
+    assert (refused(consumers="c" * longest), refused(consumers="c" * (longest + 1))) == (False, True)
+    assert "not a keyword" in readme_rule("package_name")
+    assert "shadow" in readme_rule("package_name")
+    assert (refused(package_name="class"), refused(package_name="json")) == (True, True)
