@@ -121,6 +121,34 @@ def test_each_outcome_reaches_the_state_machine_under_the_name_it_expects(
     assert ("ExpectedFailures" in metrics) is (metric not in ("Succeeded", "Crashed"))
 
 
+@pytest.mark.usefixtures("broken_metrics")
+@pytest.mark.parametrize("failure", [None, Declined("not allowed")], ids=["success", "rejection"])
+def test_failing_metrics_never_change_what_reaches_the_state_machine(
+    function: tuple[Step, str], business: Recorder, handler: Handler, handler_output: Any, failure: Exception | None
+) -> None:
+    business.failures = [failure] if failure else []
+    if failure is None:
+        assert handler(event(), LambdaContext("saga-function")) == {"status": "DONE", "data": {"call": 1}}
+    else:
+        with pytest.raises(StepRejected) as raised:
+            handler(event(), LambdaContext("saga-function"))
+        assert type(raised.value).__name__ == function[0].rejection_error
+    assert handler_output().lost() == (["ExpectedFailures", "Rejected"] if failure else ["Succeeded"])
+
+
+def test_the_names_are_read_from_the_environment_each_event_not_at_import(
+    handler: Handler, business: Recorder, handler_output: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Set/after-import")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "set-after-import")
+    handler(event(), LambdaContext("saga-function"))
+    output = handler_output()
+    (metrics,) = output.metrics
+    namespace = metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+    assert (namespace, metrics["service"]) == ("Set/after-import", "set-after-import")
+    assert {line["service"] for line in output.logs} == {"set-after-import"}
+
+
 def test_redelivery_has_one_effect_and_returns_the_first_result(
     business: Recorder, handler: Handler, lambda_context: Any
 ) -> None:
