@@ -5,6 +5,7 @@ printed after the test results (``pytest_terminal_summary``), never asserted: sp
 """
 
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -14,7 +15,9 @@ pytestmark = [pytest.mark.bench, pytest.mark.suite]
 SECTIONS = ("Zipped asset", "Cold starts", "1,000 concurrent invocations", "One offline saga", "Failure matrix")
 
 
-def test_the_benchmark_runs_every_section_of_every_project_to_its_end(record_property: pytest.RecordProperty) -> None:
+def test_the_benchmark_runs_every_section_of_every_project_to_its_end(
+    record_property: Callable[[str, object], None],
+) -> None:
     result = run([sys.executable, "-m", "bench.template", "--runs", "2", "--renders", "1"], cwd=TEMPLATE_ROOT)
 
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
