@@ -39,7 +39,8 @@ def observed(correlation_id_path: str) -> Callable[[LambdaHandler], LambdaHandle
     Observability watches the saga: an error the logger, the tracer or the metrics flush raises (a
     namespace missing, a limit exceeded) is logged as an ``OBSERVABILITY_FAILED`` warning naming the
     metrics it lost, which a log metric filter counts for an alarm (``infra/monitoring.py``), and the
-    handler's own result or error stands. When it fails before the handler ran, the handler runs without it.
+    handler's own result or error stands. When it fails before the handler ran, the handler runs without
+    it, and its metrics are published with the next invocation's.
     """
 
     def decorate(handler: LambdaHandler) -> LambdaHandler:
