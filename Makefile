@@ -27,7 +27,8 @@ demo: prerequisites-demo install
 	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV= install test
 	$(MAKE) -C $(DEMO_DIR)/order-saga VIRTUAL_ENV= local-run ARGS="--fail inventory:timeout"
 
-# Everything: every combination rendered and proven, the generated suites, the cruft round trip.
+# Everything: every combination rendered and proven, the generated suites, the cruft round trip,
+# and `make bench` in short (two runs of every section; its figures are printed, not asserted).
 test: prerequisites-test install
 	$(PYTHON) -m pytest -n auto --dist loadgroup
 

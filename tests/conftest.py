@@ -77,7 +77,7 @@ def lambda_requirements() -> list[str]:
 
 
 # Tests that lint, type-check, synthesize or run generated projects: minutes each. `--fast` leaves them out.
-SLOW_MARKERS = ("matrix", "regeneration")
+SLOW_MARKERS = ("matrix", "regeneration", "bench")
 # Started first under xdist: each runs one or more generated projects' whole test suites.
 LONGEST_FIRST = ("regeneration", "suite")
 
@@ -111,6 +111,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if item not in slow]
     items.sort(key=lambda item: [not item.get_closest_marker(marker) for marker in LONGEST_FIRST])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures a test recorded (the short benchmark's), printed after the results, from any worker."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in report.user_properties:
+            if name == "figures":
+                terminalreporter.write_sep("-", f"figures of {report.nodeid}")
+                terminalreporter.write_line(str(value))
 
 
 def answers(**overrides: str) -> dict[str, str]:

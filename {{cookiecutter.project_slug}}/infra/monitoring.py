@@ -13,6 +13,7 @@ own) but can be stopped by hand, which leaves the saga half done.
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -21,6 +22,7 @@ from constructs import Construct
 
 from infra.service_function import ServiceFunction
 from {{ cookiecutter.package_name }} import saga
+from {{ cookiecutter.package_name }}.naming import OBSERVABILITY_FAILED
 
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -68,6 +70,7 @@ class Monitoring(Construct):
                 function.function.metric_throttles(period=FIVE_MINUTES),
                 f"{function.service_name} was throttled",
             )
+        self._observability_alarm(functions)
 
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=name, default_interval=Duration.hours(6)
@@ -104,6 +107,24 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
+        )
+
+    def _observability_alarm(self, functions: dict[str, ServiceFunction]) -> None:
+        """Counted from the logs: when a handler's metrics fail, they cannot report it themselves."""
+        filters = [
+            function.log_group.add_metric_filter(
+                "ObservabilityFailed",
+                filter_pattern=logs.FilterPattern.string_value("$.message", "=", OBSERVABILITY_FAILED),
+                metric_namespace=function.metrics_namespace,
+                metric_name="ObservabilityFailed",
+                metric_value="1",
+            )
+            for function in functions.values()
+        ]
+        self._alarm(
+            "ObservabilityFailed",
+            filters[0].metric(period=FIVE_MINUTES, statistic="Sum"),
+            "A function's metrics, traces or logs failed and were lost; its saga went on (see its warning)",
         )
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> None:

@@ -15,6 +15,7 @@ from moto import mock_aws
 from devtools.harness.account import IDEMPOTENCY_TABLE, LAMBDA_ENVIRONMENT, LambdaContext
 from devtools.prerequisites import missing
 from infra.config import PROJECT, REGION
+from {{ cookiecutter.package_name }}.naming import OBSERVABILITY_FAILED
 
 if TYPE_CHECKING:
     from devtools.local_database import LocalDatabase
@@ -82,6 +83,21 @@ def lambda_context() -> LambdaContext:
     return LambdaContext(function_name="saga-function", region=REGION)
 
 
+@pytest.fixture(params=["no-namespace", "flush-raises"])
+def broken_metrics(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The handlers' metrics fail once the work is done: the namespace is missing, or the flush raises."""
+    from {{ cookiecutter.package_name }}.runtime.observability import metrics  # noqa: PLC0415 - after pytest_configure
+
+    def flush_fails(**_: Any) -> None:
+        raise ValueError("the metrics could not be flushed")
+
+    if request.param == "no-namespace":
+        monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE")
+    else:
+        monkeypatch.setattr(metrics.provider, "flush_metrics", flush_fails)
+    return str(request.param)
+
+
 @dataclass
 class HandlerOutput:
     logs: list[dict[str, Any]]
@@ -90,6 +106,12 @@ class HandlerOutput:
     @property
     def text(self) -> str:
         return json.dumps(self.logs + self.metrics)
+
+    def lost(self) -> list[str]:
+        """The metrics each ``OBSERVABILITY_FAILED`` warning says were not published."""
+        failed = [line for line in self.logs if line["message"] == OBSERVABILITY_FAILED]
+        assert all(line["level"] == "WARNING" for line in failed)
+        return [name for line in failed for name in line["unpublished_metrics"]]
 
     def metric_names(self) -> set[str]:
         return {

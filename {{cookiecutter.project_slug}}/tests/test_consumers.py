@@ -96,6 +96,16 @@ def test_failure_is_raised_for_eventbridge_to_retry(
     assert handle(consumer, outcome_event(consumer.receives[0]), lambda_context) == {"handled": 2}
 
 
+@pytest.mark.usefixtures("broken_metrics")
+def test_failing_metrics_never_fail_a_handled_outcome(
+    consumer: Consumer, business: Recorder, lambda_context: Any, handler_output: Any
+) -> None:
+    assert handle(consumer, outcome_event(consumer.receives[0]), lambda_context) == {"handled": 1}
+    assert handle(consumer, outcome_event(consumer.receives[0]), lambda_context) == {"handled": 1}
+    assert handler_output().lost() == ["OutcomeHandled", "OutcomeHandled"]
+    assert len(business.events) == 1, "a redelivery is still a no-op"
+
+
 @pytest.mark.parametrize(
     "malformed",
     [

@@ -13,7 +13,7 @@ import pytest
 from devtools.harness.account import IDEMPOTENCY_TABLE, LambdaContext
 from {{ cookiecutter.package_name }} import handlers, saga
 from {{ cookiecutter.package_name }}.database import DatabaseNotReady
-from {{ cookiecutter.package_name }}.naming import Step
+from {{ cookiecutter.package_name }}.naming import OBSERVABILITY_FAILED, Step
 from {{ cookiecutter.package_name }}.runtime import idempotency
 from {{ cookiecutter.package_name }}.runtime.envelope import StepRequest, StepResult, max_payload_bytes
 from {{ cookiecutter.package_name }}.runtime.errors import (
@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.runtime.errors import (
     StepRejected,
     TransientError,
 )
+from {{ cookiecutter.package_name }}.runtime.observability import logger
 
 FUNCTIONS = [(step, role) for step in saga.STEPS for role in step.functions]
 COMPENSATED = [step for step in saga.STEPS if step.compensation]
@@ -119,6 +120,51 @@ def test_each_outcome_reaches_the_state_machine_under_the_name_it_expects(
     metrics = handler_output().metric_names()
     assert metric in metrics
     assert ("ExpectedFailures" in metrics) is (metric not in ("Succeeded", "Crashed"))
+
+
+@pytest.mark.usefixtures("broken_metrics")
+@pytest.mark.parametrize("failure", [None, Declined("not allowed")], ids=["success", "rejection"])
+def test_failing_metrics_never_change_what_reaches_the_state_machine(
+    function: tuple[Step, str], business: Recorder, handler: Handler, handler_output: Any, failure: Exception | None
+) -> None:
+    business.failures = [failure] if failure else []
+    if failure is None:
+        assert handler(event(), LambdaContext("saga-function")) == {"status": "DONE", "data": {"call": 1}}
+    else:
+        with pytest.raises(StepRejected) as raised:
+            handler(event(), LambdaContext("saga-function"))
+        assert type(raised.value).__name__ == function[0].rejection_error
+    assert handler_output().lost() == (["ExpectedFailures", "Rejected"] if failure else ["Succeeded"])
+
+
+def test_a_logger_that_fails_before_the_handler_leaves_it_running_and_its_metrics_for_the_next_flush(
+    handler: Handler, business: Recorder, handler_output: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_correlation_id(*_: Any) -> None:
+        raise RuntimeError("no correlation id")
+
+    with monkeypatch.context() as broken:
+        broken.setattr(logger, "set_correlation_id", no_correlation_id)
+        assert handler(event(), LambdaContext("saga-function"))["status"] == "DONE"
+    assert handler(event("saga-2"), LambdaContext("saga-function"))["status"] == "DONE"
+    output = handler_output()
+    assert [line["error"] for line in output.logs if line["message"] == OBSERVABILITY_FAILED] == [
+        "RuntimeError: no correlation id"
+    ]
+    assert [metric["Succeeded"] for metric in output.metrics] == [[1.0, 1.0]]
+
+
+def test_the_names_are_read_from_the_environment_each_event_not_at_import(
+    handler: Handler, business: Recorder, handler_output: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Set/after-import")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "set-after-import")
+    handler(event(), LambdaContext("saga-function"))
+    output = handler_output()
+    (metrics,) = output.metrics
+    namespace = metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+    assert (namespace, metrics["service"]) == ("Set/after-import", "set-after-import")
+    assert {line["service"] for line in output.logs} == {"set-after-import"}
 
 
 def test_redelivery_has_one_effect_and_returns_the_first_result(

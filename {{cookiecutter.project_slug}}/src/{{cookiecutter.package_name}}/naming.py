@@ -28,6 +28,9 @@ STEP_IN_PROGRESS = "StepInProgress"
 IDEMPOTENCY_STORE_UNAVAILABLE = "IdempotencyStoreUnavailable"
 DATABASE_NOT_READY = "DatabaseNotReady"
 
+# The warning a handler logs when its logs, traces or metrics fail; a log metric filter counts it for an alarm.
+OBSERVABILITY_FAILED = "Observability failed and was bypassed"
+
 # Placeholders of the definition that the CDK app (and the offline harness) fill in.
 SAGA_TABLE_PLACEHOLDER = "SagaTableName"
 EVENT_BUS_PLACEHOLDER = "EventBusName"

@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.naming import SAGA_REQUESTED
 from {{ cookiecutter.package_name }}.runtime import aws
 from {{ cookiecutter.package_name }}.runtime.envelope import SagaRequest, max_payload_bytes
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
-from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
+from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, observed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,9 +40,7 @@ def dynamodb() -> "DynamoDBClient":
     return client
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.saga_id", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observed(correlation_id_path="detail.saga_id")
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         if not isinstance(event, dict) or event.get("detail-type") != SAGA_REQUESTED:

@@ -21,7 +21,12 @@ from infra.parameters import parameter_name
 from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
 from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
-from {{ cookiecutter.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, function_placeholder
+from {{ cookiecutter.package_name }}.naming import (
+    OBSERVABILITY_FAILED,
+    PACKAGE,
+    REQUEST_SOURCE_PREFIX,
+    function_placeholder,
+)
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
 
 RUNTIME = f"python{config.PYTHON_VERSION}"
@@ -188,6 +193,23 @@ def test_alarms_wake_people_for_failures_stopped_executions_dead_letters_and_cra
     assert metrics.count(("AWS/Lambda", "Errors")) == 0, "rejections are metrics, not alarms"
     assert all(alarm["Properties"]["AlarmActions"] for alarm in alarms)
     assert len(resources(template, "AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_every_function_s_lost_observability_is_counted_from_its_logs_and_alarmed(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    filters = list(resources(template, "AWS::Logs::MetricFilter").values())
+    assert len(filters) == len(project_functions(template))
+    for log_filter in filters:
+        assert log_filter["Properties"]["FilterPattern"] == f'{{ "{{" }} $.message = "{OBSERVABILITY_FAILED}" {{ "}}" }}'
+        (counted,) = log_filter["Properties"]["MetricTransformations"]
+        assert (counted["MetricNamespace"], counted["MetricName"], counted["MetricValue"]) == (
+            NAMESPACE,
+            "ObservabilityFailed",
+            "1",
+        )
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    (alarm,) = [alarm for alarm in alarms if alarm["Properties"].get("MetricName") == "ObservabilityFailed"]
+    assert (alarm["Properties"]["Namespace"], alarm["Properties"]["AlarmActions"] != []) == (NAMESPACE, True)
 
 
 # Actions granted on "*": AWS defines most of them on no narrower resource.

@@ -148,6 +148,17 @@ def test_a_failing_integration_never_leaves_a_saga_unrecorded(
         assert run.calls == [], "nothing runs before the saga is recorded"
 
 
+@pytest.mark.usefixtures("broken_metrics")
+@pytest.mark.parametrize("failures", [{}, {STEPS[-1].name: "crash"}], ids=["happy-path", "last-step-crashes"])
+def test_failing_metrics_never_change_how_a_saga_ends(harness: "SagaHarness", failures: dict[str, str]) -> None:
+    run = harness.run(new_saga(), failures)
+
+    undone = [step.compensation_title for step in reversed(STEPS) if failures and step.compensation]
+    assert run.calls == [*(step.title for step in STEPS), *undone]
+    assert (run.status, run.record and run.record["status"]) == ("SUCCEEDED", "FAILED" if failures else "SUCCEEDED")
+    assert run.effects == {step.name: "COMPENSATED" if failures and step.compensation else "DONE" for step in STEPS}
+
+
 @pytest.mark.parametrize("compensations_fail", [False, True], ids=["compensated", "compensations-fail"])
 def test_a_payload_at_its_limit_with_every_result_at_its_limit_still_ends_recorded(
     harness: "SagaHarness", monkeypatch: pytest.MonkeyPatch, compensations_fail: bool

@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.naming import Consumer
 from {{ cookiecutter.package_name }}.runtime import idempotency
 from {{ cookiecutter.package_name }}.runtime.envelope import OutcomeEvent
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
-from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
+from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, observed, tracer
 
 ConsumerFunction = Callable[[OutcomeEvent], dict[str, Any]]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -44,9 +44,7 @@ class OutcomeConsumer:
             prefix=f"consumer.{self.consumer.name}",
         )
 
-        @logger.inject_lambda_context(correlation_id_path="detail.saga_id", clear_state=True)
-        @tracer.capture_lambda_handler
-        @metrics.log_metrics
+        @observed(correlation_id_path="detail.saga_id")
         def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             idempotency.consumer_config.register_lambda_context(context)
             logger.append_keys(consumer=self.consumer.name)

@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.runtime.errors import (
     StepRejected,
     TransientError,
 )
-from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, tracer
+from {{ cookiecutter.package_name }}.runtime.observability import logger, metrics, observed, tracer
 
 StepFunction = Callable[[StepRequest], StepResult]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -61,9 +61,7 @@ class SagaStep:
             prefix=idempotency.key_prefix(self.step.name, role),
         )
 
-        @logger.inject_lambda_context(correlation_id_path="saga_id", clear_state=True)
-        @tracer.capture_lambda_handler
-        @metrics.log_metrics
+        @observed(correlation_id_path="saga_id")
         def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             idempotency.step_config.register_lambda_context(context)
             logger.append_keys(step=self.step.name, function=function)
