@@ -177,6 +177,7 @@ def test_alarms_wake_people_for_failures_stopped_executions_dead_letters_and_cra
     ages = [alarm["Properties"].get("Threshold") for alarm in alarms if "AgeOfOldest" in str(alarm)]
     assert ages == [(14 - 4) * 86400] * 2
     functions = len(project_functions(template))
+    assert len(alarms) == 2 * functions + 6, "the README's count, in 'What costs money while idle'"
     assert metrics.count(("AWS/Lambda", "Throttles")) == functions
     # A crash is a Lambda error the handler did not count as expected (a rejection, a retried failure).
     crashes = [alarm["Properties"]["Metrics"] for alarm in alarms if "Metrics" in alarm["Properties"]]
