@@ -10,6 +10,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 {%- endif %}
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
@@ -77,6 +78,12 @@ DEAD_LETTER_QUEUE = (
     nag("AwsSolutions", "AwsSolutions-SQS3", "This queue is itself a dead-letter queue."),
     nag("Serverless", "Serverless-SQSRedrivePolicy", "This queue is itself a dead-letter queue."),
 )
+ALARM_EMAIL = nag(
+    "Serverless",
+    "Serverless-SNSRedrivePolicy",
+    "An alarm notice the address does not accept is retried by SNS, and the alarm stays in ALARM with the "
+    "failed delivery in its history; a dead-letter queue of undelivered notices would itself need an alarm.",
+)
 DATABASE_SECRET = nag(
     "AwsSolutions",
     "AwsSolutions-SMG4",
@@ -119,6 +126,7 @@ ACCEPTED_BY_KIND: tuple[tuple[type, tuple[Acknowledgment, ...]], ...] = (
     (sfn.StateMachine, (STATE_MACHINE_DELIVERIES,)),
     (DeadLetterQueue, DEAD_LETTER_QUEUE),
     (secretsmanager.Secret, (DATABASE_SECRET,)),
+    (sns.Subscription, (ALARM_EMAIL,)),
 {%- if saga.database_mode == "rds_proxy" %}
     (ec2.InterfaceVpcEndpoint, (ENDPOINT_INGRESS,)),
 {%- endif %}

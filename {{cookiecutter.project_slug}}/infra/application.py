@@ -22,7 +22,15 @@ OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
 class ApplicationStack(Stack):
     """Stateless: every resource here can be deleted and recreated from code without losing data."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, env: Environment, stage: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env: Environment,
+        stage: str,
+        alarm_recipients: config.AlarmRecipients,
+    ) -> None:
         super().__init__(scope, construct_id, env=env)
         self.stage = stage
         self.stateful = stateful = StatefulResources(self, "Stateful", stage=stage)
@@ -129,6 +137,7 @@ class ApplicationStack(Stack):
             self,
             "Monitoring",
             name=config.stage_prefix(stage),
+            recipients=alarm_recipients,
             state_machine=self.saga.state_machine,
             functions=self.functions,
             dead_letter_queues={

@@ -23,6 +23,8 @@ from infra.timing import (
     EXPRESS_LIMIT_SECONDS,
     EXPRESS_SAFETY_MARGIN_SECONDS,
     INIT_PHASE_SECONDS,
+    LAMBDA_THROTTLED,
+    THROTTLE_SECONDS,
     Timing,
 )
 from {{ saga.package_name }}.naming import DATABASE_NOT_READY, STEP_IN_PROGRESS, Step
@@ -115,6 +117,8 @@ def state_cost(state: Mapping[str, Any]) -> Cost:
         transitions += len(delays)
         if rule["ErrorEquals"] == [DATABASE_NOT_READY]:
             database_wait += sum(delays) + attempt * len(delays)
+        elif rule["ErrorEquals"] == [LAMBDA_THROTTLED]:
+            seconds += sum(delays)  # a throttled invocation never ran: only the waits count
         else:
             seconds += sum(delays) + attempt * len(delays)
     return Cost(seconds + attempt, transitions, database_wait)
@@ -252,6 +256,9 @@ def check(definition: Mapping[str, Any], timing: Timing, workflow_type: str) -> 
             problems.append(
                 f"{name}: retrying {STEP_IN_PROGRESS} waits less than the function's {timing.function_timeout} s"
             )
+        throttled = first_rule_for(state, LAMBDA_THROTTLED)
+        if workflow_type == "STANDARD" and (throttled is None or guaranteed_wait(throttled) < THROTTLE_SECONDS):
+            problems.append(f"{name}: retrying {LAMBDA_THROTTLED} waits less than {THROTTLE_SECONDS} s")
         resuming = first_rule_for(state, DATABASE_NOT_READY)
         if resuming is None or guaranteed_wait(resuming) < DATABASE_RESUME_SECONDS:
             problems.append(f"{name}: retrying {DATABASE_NOT_READY} waits less than {DATABASE_RESUME_SECONDS} s")

@@ -1,9 +1,10 @@
 """Alarms on what needs a person, and one dashboard of the saga's health.
 
 A person is needed when an execution fails (a compensation failed, a status record or an event
-could not be written), is stopped before its end, when a message waits in a dead-letter queue, and
-when a function crashes or is throttled. A business rejection is not one of those: it ends the
-saga ``FAILED`` in an execution that succeeds, and shows in the ``Rejected`` metric, not in an alarm.
+could not be written), is stopped before its end, when a message waits in a dead-letter queue (and
+again days before it would expire there), and when a function crashes or is throttled. A business
+rejection is not one of those: it ends the saga ``FAILED`` in an execution that succeeds, and shows
+in the ``Rejected`` metric, not in an alarm.
 
 How an execution is stopped before its end depends on the workflow type, and only the metric that
 can be emitted gets an alarm: an EXPRESS execution times out at 5 minutes and cannot be stopped by
@@ -11,24 +12,29 @@ hand (StopExecution does not apply to it); a STANDARD one has no time limit (eve
 own) but can be stopped by hand, which leaves the saga half done.
 """
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.aws_cloudwatch_actions import SnsAction
 from constructs import Construct
 
+from infra import config, queues
 from infra.service_function import ServiceFunction
 from {{ cookiecutter.package_name }} import saga
 from {{ cookiecutter.package_name }}.naming import OBSERVABILITY_FAILED
 
 FIVE_MINUTES = Duration.minutes(5)
+# A dead letter is money to give back by hand: its age alarms this long before the queue drops it.
+DEAD_LETTER_EXPIRY_WARNING = Duration.days(4)
 
 
 class Monitoring(Construct):
-    """Every alarm notifies one SNS topic: subscribe the on-call address or chat integration to it.
+    """Every alarm notifies the stage's SNS topic, and the on-call topic ``recipients`` names if any.
 
     ``name``, the stage's, names the dashboard and the topic.
     """
@@ -39,12 +45,35 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         name: str,
+        recipients: config.AlarmRecipients,
         state_machine: sfn.StateMachine,
         functions: dict[str, ServiceFunction],
         dead_letter_queues: dict[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", display_name=f"{name} saga alarms", enforce_ssl=True)
+        # The TLS-only policy replaces SNS's default one: without this statement no alarm could publish.
+        stack = Stack.of(self)
+        this_accounts_alarms = stack.format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": this_accounts_alarms},
+                },
+            )
+        )
+        if recipients.email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(recipients.email))
+        self.actions = [SnsAction(self.topic)]
+        if recipients.topic_arn:
+            self.actions.append(SnsAction(sns.Topic.from_topic_arn(self, "OnCall", recipients.topic_arn)))
         self.alarms: list[cloudwatch.Alarm] = []
 
         stopped = (
@@ -62,6 +91,14 @@ class Monitoring(Construct):
                 f"{purpose.title()}DeadLetters",
                 queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
                 f"A message waits in the {purpose} dead-letter queue",
+            )
+            expiring = queues.RETENTION.to_seconds() - DEAD_LETTER_EXPIRY_WARNING.to_seconds()
+            self._alarm(
+                f"{purpose.title()}DeadLettersExpiring",
+                queue.metric_approximate_age_of_oldest_message(period=Duration.hours(1), statistic="Maximum"),
+                f"A message in the {purpose} dead-letter queue is {DEAD_LETTER_EXPIRY_WARNING.to_days():.0f} days "
+                "from being dropped",
+                threshold=expiring,
             )
         for function_id, function in functions.items():
             self._alarm(f"{function_id}Crashes", crashes(function), f"{function.service_name} crashed or timed out")
@@ -127,18 +164,18 @@ class Monitoring(Construct):
             "A function's metrics, traces or logs failed and were lost; its saga went on (see its warning)",
         )
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> None:
+    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1) -> None:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
             alarm_description=description,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(SnsAction(self.topic))
+        alarm.add_alarm_action(*self.actions)
         self.alarms.append(alarm)
 
 

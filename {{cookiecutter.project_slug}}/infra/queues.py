@@ -4,6 +4,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+RETENTION = Duration.days(14)
+
 
 class DeadLetterQueue(sqs.Queue):
     """Where messages that could not be processed wait for an operator."""
@@ -14,6 +16,6 @@ class DeadLetterQueue(sqs.Queue):
             construct_id,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=RETENTION,
         )
         self.apply_removal_policy(RemovalPolicy.RETAIN)

@@ -11,7 +11,10 @@ Three kinds of errors are retried, each with its own budget:
 - the database is resuming from a pause (``DatabaseNotReady``): at least 60 seconds, since Aurora
   Serverless v2 takes about 15 seconds to resume, longer after a long pause;
 - transient failures (``TransientError`` and the Lambda service's own): a few quick retries with
-  jitter, so that throttled callers do not retry in step.
+  jitter, so that throttled callers do not retry in step;
+- Lambda's throttling (``Lambda.TooManyRequestsException``): the invocation never ran, so it is
+  safe to wait longer: at least a minute in STANDARD; in EXPRESS, one retry like a transient
+  failure, since the five minutes leave no room for more.
 
 An Express execution is stopped after 5 minutes and records nothing more, so for EXPRESS the policy
 is the most generous one whose worst case still fits (``infra.limits`` proves it).
@@ -41,8 +44,11 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
 )
+# Lambda refused to run the function (concurrency exhausted): nothing ran.
+LAMBDA_THROTTLED = "Lambda.TooManyRequestsException"
+# What waiting out Lambda's throttling must be allowed to take, at the least, in a STANDARD saga.
+THROTTLE_SECONDS = 60
 STEP_BUSY_ERRORS = (STEP_IN_PROGRESS, IDEMPOTENCY_STORE_UNAVAILABLE)
 
 
@@ -107,6 +113,11 @@ def database_retry(interval: int, max_attempts: int) -> Retry:
     return Retry((DATABASE_NOT_READY,), interval=interval, max_attempts=max_attempts, max_delay=max(30, interval))
 
 
+def throttle_retry(interval: int, max_attempts: int) -> Retry:
+    """Waits out Lambda's throttling: no jitter, so that the total wait is a promise."""
+    return Retry((LAMBDA_THROTTLED,), interval=interval, max_attempts=max_attempts, max_delay=30)
+
+
 def standard() -> Timing:
     """No time limit: patient retries, compensations retried hardest."""
     function_timeout = 20
@@ -115,11 +126,13 @@ def standard() -> Timing:
         step_retries=(
             busy_retry(function_timeout, max_attempts=2),
             database_retry(interval=5, max_attempts=4),
+            throttle_retry(interval=5, max_attempts=4),
             Retry((TRANSIENT_ERROR, *LAMBDA_SERVICE_ERRORS), interval=1, max_attempts=3, max_delay=10, jitter=True),
         ),
         compensation_retries=(
             busy_retry(function_timeout, max_attempts=2),
             database_retry(interval=5, max_attempts=4),
+            throttle_retry(interval=5, max_attempts=4),
             Retry(("States.ALL",), interval=2, max_attempts=5, max_delay=60, jitter=True),
         ),
         integration_timeout=10,
@@ -135,7 +148,12 @@ def express(function_timeout: int) -> Timing:
         # Without jitter, so the one wait outlasts an invocation that holds the step.
         step_retries=(
             database_retry(interval=DATABASE_RESUME_SECONDS, max_attempts=1),
-            Retry((*busy.errors, TRANSIENT_ERROR, *LAMBDA_SERVICE_ERRORS), interval=busy.interval, max_attempts=1),
+            # No room for a wait of its own: every path of the default saga already needs most of the five minutes.
+            Retry(
+                (*busy.errors, TRANSIENT_ERROR, *LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED),
+                interval=busy.interval,
+                max_attempts=1,
+            ),
         ),
         compensation_retries=(
             database_retry(interval=DATABASE_RESUME_SECONDS, max_attempts=1),

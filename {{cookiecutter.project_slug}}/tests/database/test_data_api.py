@@ -15,7 +15,6 @@ from {{ saga.package_name }} import handlers
 from {{ saga.package_name }}.database import (
     DatabaseError,
     DatabaseNotReady,
-    DatabaseUnavailable,
     data_api,
     execute,
     transaction,
@@ -67,17 +66,17 @@ def test_the_handlers_open_no_database_connection(database: LocalDatabase) -> No
     assert set(database.server_connections()) <= {APPLICATION_NAME}
 
 
-def test_an_unreachable_database_is_a_clear_error(unreachable: None) -> None:
-    with pytest.raises(DatabaseUnavailable, match="database unavailable"):
+def test_a_database_being_replaced_is_waited_for_like_one_resuming(unreachable: None) -> None:
+    with pytest.raises(DatabaseNotReady, match="DatabaseUnavailableException"):
         effects.record("saga-down", {})
 
 
-def test_the_saga_sees_a_database_outage_as_a_crash(
+def test_the_saga_waits_out_a_writer_outage_instead_of_compensating(
     unreachable: None, database: LocalDatabase, lambda_context: Any
 ) -> None:
-    with pytest.raises(DatabaseUnavailable) as raised:
+    with pytest.raises(DatabaseNotReady) as raised:
         handlers.step("{{ step.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
-    assert type(raised.value).__name__ == "DatabaseUnavailable"
+    assert type(raised.value).__name__ == "DatabaseNotReady"
     assert database.effects("saga-outage")["{{ step.name }}"] is None
 
 

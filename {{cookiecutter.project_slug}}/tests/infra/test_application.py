@@ -178,7 +178,11 @@ def test_alarms_wake_people_for_failures_stopped_executions_dead_letters_and_cra
     execution_metrics = [metric for namespace, metric in metrics if namespace == "AWS/States"]
     assert sorted(execution_metrics) == sorted(["ExecutionsFailed", stopped])
     assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 2
+    # And again while a dead letter can still be dealt with: days before the queue drops it.
+    ages = [alarm["Properties"].get("Threshold") for alarm in alarms if "AgeOfOldest" in str(alarm)]
+    assert ages == [(14 - 4) * 86400] * 2
     functions = len(project_functions(template))
+    assert len(alarms) == 2 * functions + 6, "the README's count, in 'What costs money while idle'"
     assert metrics.count(("AWS/Lambda", "Throttles")) == functions
     # A crash is a Lambda error the handler did not count as expected (a rejection, a retried failure).
     crashes = [alarm["Properties"]["Metrics"] for alarm in alarms if "Metrics" in alarm["Properties"]]
@@ -210,6 +214,68 @@ def test_every_function_s_lost_observability_is_counted_from_its_logs_and_alarme
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     (alarm,) = [alarm for alarm in alarms if alarm["Properties"].get("MetricName") == "ObservabilityFailed"]
     assert (alarm["Properties"]["Namespace"], alarm["Properties"]["AlarmActions"] != []) == (NAMESPACE, True)
+
+
+CLOUDWATCH = {"Service": "cloudwatch.amazonaws.com"}
+THIS_ACCOUNTS_ALARMS = {
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Join": ["", [f"arn:aws:cloudwatch:{config.REGION}:", {"Ref": "AWS::AccountId"}, ":alarm:*"]]
+        }
+    },
+}
+
+
+def alarms_that_cannot_notify(template: dict[str, Any]) -> list[str]:
+    """Walks every alarm's actions to their topics: each topic's policy must let this account's alarms (and
+    no one else's) publish, over TLS only, and an encrypted topic's key must let CloudWatch use it."""
+    topics = resources(template, "AWS::SNS::Topic")
+    statements = {
+        topic["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in resources(template, "AWS::SNS::TopicPolicy").values()
+        for topic in policy["Properties"]["Topics"]
+    }
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    problems = [] if alarms else ["no alarm"]
+    for name, alarm in alarms.items():
+        actions = [str(action.get("Ref")) for action in alarm["Properties"].get("AlarmActions", [])]
+        problems += [] if actions else [f"{name} has no action"]
+        for topic in actions:
+            policy = statements.get(topic, [])
+            publish = [s.get("Condition") for s in policy if s["Effect"] == "Allow" and s["Principal"] == CLOUDWATCH]
+            denied = [s.get("Condition") for s in policy if s["Effect"] == "Deny"]
+            tls = {"Bool": {"aws:SecureTransport": "false"}} in denied
+            key = topics.get(topic, {}).get("Properties", {}).get("KmsMasterKeyId")
+            problems += [] if topic in topics else [f"{name} acts on no topic of this stack"]
+            problems += [] if publish == [THIS_ACCOUNTS_ALARMS] else [f"{name}: CloudWatch may not publish to {topic}"]
+            problems += [] if tls else [f"{name}: {topic} accepts plain HTTP"]
+            problems += [] if key is None or cloudwatch_may_use(template, key) else [f"{name}: {key} shuts it out"]
+    return problems
+
+
+def cloudwatch_may_use(template: dict[str, Any], key: Any) -> bool:
+    """A topic's key is one of the stack's own (SNS's AWS managed key admits no alarm) and admits CloudWatch."""
+    key_id = str(key["Fn::GetAtt"][0]) if isinstance(key, dict) and "Fn::GetAtt" in key else ""
+    policy = resources(template, "AWS::KMS::Key").get(key_id, {}).get("Properties", {}).get("KeyPolicy", {})
+    granted = [s["Action"] for s in policy.get("Statement", []) if s["Principal"] == CLOUDWATCH]
+    return any({"kms:Decrypt", "kms:GenerateDataKey*"} <= set(actions) for actions in granted)
+
+
+def test_every_alarm_can_notify_through_its_topic(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    assert alarms_that_cannot_notify(template) == []
+    # The walk sees a topic left with the TLS Deny only, one encrypted with SNS's own key, and no alarm at all.
+    (topic,) = resources(template, "AWS::SNS::Topic")
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy")
+    tls_only = json.loads(json.dumps(template))
+    document = tls_only["Resources"][policy]["Properties"]["PolicyDocument"]
+    document["Statement"] = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert alarms_that_cannot_notify(tls_only) != []
+    sns_key = json.loads(json.dumps(template))
+    sns_key["Resources"][topic]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+    assert alarms_that_cannot_notify(sns_key) != []
+    assert alarms_that_cannot_notify({"Resources": {}}) == ["no alarm"]
 
 
 # Actions granted on "*": AWS defines most of them on no narrower resource.

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra import definition as builder
-from infra.timing import EXPRESS_FUNCTION_TIMEOUTS, LAMBDA_SERVICE_ERRORS, express, standard
+from infra.timing import EXPRESS_FUNCTION_TIMEOUTS, LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED, express, standard
 from {{ cookiecutter.package_name }}.naming import Step
 from {{ cookiecutter.package_name }}.saga import STEPS, WORKFLOW_TYPE
 
@@ -75,6 +75,7 @@ def test_each_step_retries_what_is_worth_retrying_each_with_its_own_budget() -> 
                 "IdempotencyStoreUnavailable",
                 "DatabaseNotReady",
                 *LAMBDA_SERVICE_ERRORS,
+                LAMBDA_THROTTLED,
             }
             assert "Lambda.Unknown" not in retried, "the function ran: a crash, not a retry"
             assert all(0 < rule["MaxAttempts"] <= 5 for rule in rules)

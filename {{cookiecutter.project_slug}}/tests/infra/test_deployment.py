@@ -96,6 +96,35 @@ def test_a_stage_that_cannot_name_resources_is_refused(stage: str) -> None:
         build_app({"stage": stage})
 
 
+@pytest.mark.parametrize(
+    ("context", "refusal"),
+    [
+        ({"stage": "prod"}, "stage 'prod' would alarm no one: give -c alarm_email=ADDRESS, or -c alarm_topic_arn=ARN"),
+        ({"alarm_email": "on-call"}, "alarm_email 'on-call' is not an email address"),
+        ({"alarm_topic_arn": "arn:aws:sqs:us-east-1:1:q"}, "alarm_topic_arn 'arn:aws:sqs:us-east-1:1:q' is not an SNS"),
+    ],
+)
+def test_alarms_that_would_reach_no_one_are_refused_in_one_line(context: dict[str, str], refusal: str) -> None:
+    environment = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context)}
+    command = [sys.executable, "app.py"]
+    app = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+    assert (app.returncode, app.stderr.count("\n"), refusal in app.stderr) == (1, 1, True), app.stderr
+
+
+def test_alarms_reach_the_address_and_the_topic_the_deployment_names() -> None:
+    on_call = "arn:aws:sns:us-east-1:123456789012:on-call"
+    app = build_app({"stage": "prod", "alarm_email": "on-call@example.com", "alarm_topic_arn": on_call})
+    template = app.synth().get_stack_by_name(f"{config.stage_prefix('prod')}-application").template
+    of_type = {kind: {n: b for n, b in template["Resources"].items() if b["Type"] == f"AWS::{kind}"} for kind in (
+        "SNS::Topic", "SNS::Subscription", "CloudWatch::Alarm")}  # fmt: skip
+    (topic,) = of_type["SNS::Topic"]
+    subscriptions = [body["Properties"] for body in of_type["SNS::Subscription"].values()]
+    assert subscriptions == [{"Protocol": "email", "TopicArn": {"Ref": topic}, "Endpoint": "on-call@example.com"}]
+    alarms = [body["Properties"] for body in of_type["CloudWatch::Alarm"].values()]
+    assert alarms
+    assert all(alarm["AlarmActions"] == [{"Ref": topic}, on_call] for alarm in alarms)
+
+
 def test_checkov_fails_nothing_but_what_infra_checkov_skips_does_not_explain(
     synthesized: Synthesized, tmp_path: Path
 ) -> None:

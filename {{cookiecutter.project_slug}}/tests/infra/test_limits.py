@@ -67,10 +67,11 @@ def test_the_check_fails_a_task_that_could_time_out_while_its_function_runs() ->
     assert "does not exceed the function's" in problem
 
 
-def test_the_check_fails_retry_budgets_too_short_for_a_duplicate_or_a_paused_database() -> None:
+def test_the_check_fails_retry_budgets_too_short_for_a_duplicate_a_paused_database_or_throttling() -> None:
     problems = problems_with(Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}])
     assert any("StepInProgress waits less than" in problem for problem in problems)
     assert any("DatabaseNotReady waits less than 60 s" in problem for problem in problems)
+    assert any("Lambda.TooManyRequestsException waits less than 60 s" in problem for problem in problems)
 
 
 def test_the_check_fails_an_express_path_longer_than_five_minutes_less_the_margin() -> None:

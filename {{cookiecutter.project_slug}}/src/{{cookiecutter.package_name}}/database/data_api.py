@@ -29,10 +29,11 @@ if TYPE_CHECKING:
     from mypy_boto3_rds_data import RDSDataServiceClient
     from mypy_boto3_rds_data.type_defs import SqlParameterTypeDef
 
-# A cluster paused at its minimum capacity of 0 answers this until it has resumed: nothing ran.
-RESUMING = "DatabaseResumingException"
+# A cluster paused at its minimum capacity of 0 answers the first until it has resumed, one whose writer is
+# being replaced the second: nothing was committed, and the step is waited for, not compensated.
+NOT_READY = frozenset({"DatabaseResumingException", "DatabaseUnavailableException"})
 THROTTLED = "ThrottlingException"
-UNAVAILABLE = frozenset({"DatabaseUnavailableException", "ServiceUnavailableError", "InternalServerErrorException"})
+UNAVAILABLE = frozenset({"ServiceUnavailableError", "InternalServerErrorException"})
 
 _state = threading.local()
 
@@ -107,8 +108,8 @@ def _call(operation: str, request: dict[str, Any]) -> dict[str, Any]:
     except botocore_errors.ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", str(error))
-        if code == RESUMING:
-            raise DatabaseNotReady(f"Data API {operation}: the database is resuming: {message}") from error
+        if code in NOT_READY:
+            raise DatabaseNotReady(f"Data API {operation}: the database is not ready ({code}): {message}") from error
         if code == THROTTLED:
             raise TransientError(f"Data API {operation} was throttled, retry: {message}") from error
         if code in UNAVAILABLE:

@@ -1,9 +1,10 @@
 """Database failures as the saga sees them.
 {%- if cookiecutter.database_mode == "data_api" %}
 
-``DatabaseNotReady`` means nothing was sent: the database is resuming from a pause (the Data API
-answers ``DatabaseResumingException``) or cannot be reached. The state machine waits for it with a
-budget of its own, at least a minute, then tries the step again.
+``DatabaseNotReady`` means nothing was committed: the database is resuming from a pause (the Data
+API answers ``DatabaseResumingException``) or its writer is being replaced
+(``DatabaseUnavailableException``). The state machine waits for it with a budget of its own, at
+least a minute, then tries the step again.
 {%- else %}
 
 ``DatabaseNotReady`` means nothing was sent: no transaction could be started in time through the
