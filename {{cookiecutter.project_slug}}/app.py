@@ -1,6 +1,7 @@
 """The CDK app: `cdk synth` and `cdk deploy` run this. cdk-nag checks every synthesis.
 
-`-c stage=NAME` chooses the stage, an independent copy of both stacks (default: dev).
+`-c stage=NAME` chooses the stage, an independent copy of both stacks (default: dev); ``infra.options``
+lists the other context values it takes.
 """
 
 # The package's sources must be importable before the stacks are.
@@ -18,7 +19,7 @@ if find_spec("{{ cookiecutter.package_name }}") is None:
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from infra import config
+from infra import config, options
 from infra.acknowledgements import acknowledge_findings
 from infra.application import ApplicationStack
 from infra.stateful import StatefulStack
@@ -40,10 +41,11 @@ def build_app(context: dict[str, str] | None = None) -> App:
     defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
     app = App(context={**defaults, **(context or {})})
     stage = stage_of(app)
+    chosen = options.read(app.node.get_all_context(), defaults, stage)
     env = Environment(region=config.REGION)
     prefix = config.stage_prefix(stage)
     stateful = StatefulStack(app, f"{prefix}-stateful", env=env, stage=stage)
-    application = ApplicationStack(app, f"{prefix}-application", env=env, stage=stage)
+    application = ApplicationStack(app, f"{prefix}-application", env=env, stage=stage, options=chosen)
     # Its values are read from the parameters the stateful stack writes, not from its exports.
     application.add_stack_dependency(stateful)
     acknowledge_findings(stateful, application)
