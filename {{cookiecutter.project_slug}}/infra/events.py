@@ -1,6 +1,6 @@
 """The saga's EventBridge bus: who may publish on it, an archive for replay, and the rules that read it."""
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -63,21 +63,24 @@ class PublishersOnly(Construct):
 
     def _deny_unless(self, sid: str, key: str, value: str, principals: list[str]) -> None:
         """Refuse ``PutEvents`` with any entry whose ``key`` is ``value`` unless the caller is one of ``principals``."""
-        events.CfnEventBusPolicy(
+        statement = iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["events:PutEvents"],
+            resources=[self.bus.event_bus_arn],
+            conditions={"ForAnyValue:StringEquals": {key: value}, "ArnNotLike": {"aws:PrincipalArn": principals}},
+        )
+        # A plain resource: the CDK's EventBusPolicy classes print a deprecation warning at every synthesis
+        # for a property (principal) that they are not even given.
+        CfnResource(
             self,
             sid,
-            event_bus_name=self.bus.event_bus_name,
-            statement_id=sid,
-            statement={
-                "Sid": sid,
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "events:PutEvents",
-                "Resource": self.bus.event_bus_arn,
-                "Condition": {
-                    "ForAnyValue:StringEquals": {key: value},
-                    "ArnNotLike": {"aws:PrincipalArn": principals},
-                },
+            type="AWS::Events::EventBusPolicy",
+            properties={
+                "EventBusName": self.bus.event_bus_name,
+                "StatementId": sid,
+                "Statement": statement.to_statement_json(),
             },
         )
 

@@ -9,7 +9,7 @@ import aws_lambda_powertools
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.assertions import Annotations, Match
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 
@@ -21,7 +21,14 @@ from infra.parameters import parameter_name
 from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
 from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
-from {{ cookiecutter.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, function_placeholder
+from {{ cookiecutter.package_name }}.naming import (
+    EVENT_SOURCE,
+    PACKAGE,
+    REQUEST_SOURCE_PREFIX,
+    consumer_key_prefix,
+    function_placeholder,
+    step_key_prefix,
+)
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
 
 RUNTIME = f"python{config.PYTHON_VERSION}"
@@ -160,6 +167,100 @@ def test_saga_requested_events_from_the_projects_own_sources_reach_the_starter(s
         "source": [{"prefix": REQUEST_SOURCE_PREFIX}],
         "detail-type": ["SagaRequested"],
     }
+
+
+PRODUCER = "arn:aws:iam::123456789012:role/orders/api"
+
+
+def bus_policy(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The bus policy's statements, by id."""
+    policies = resources(template, "AWS::Events::EventBusPolicy").values()
+    return {policy["Properties"]["StatementId"]: policy["Properties"]["Statement"] for policy in policies}
+
+
+def test_only_the_state_machine_publishes_outcomes_and_only_named_producers_request_sagas(
+    synthesized: Synthesized,
+) -> None:
+    def deny(sid: str, key: str, value: str, principals: list[Any]) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "events:PutEvents",
+            "Resource": Match.any_value(),
+            "Condition": {"ForAnyValue:StringEquals": {key: value}, "ArnNotLike": {"aws:PrincipalArn": principals}},
+        }
+
+    def check(template: dict[str, Any], expected: dict[str, dict[str, Any]]) -> None:
+        statements = bus_policy(template)
+        assert statements.keys() == expected.keys()
+        for sid, statement in expected.items():
+            assert Match.object_equals(statement).test(statements[sid]).is_success, statements[sid]
+
+    template = synthesized.json(synthesized.application)
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    outcomes = deny("OnlyTheSagaPublishesOutcomes", "events:source", EVENT_SOURCE, [machine["Properties"]["RoleArn"]])
+    # dev without producers: any principal of the account that may call PutEvents requests sagas, as before.
+    check(template, {"OnlyTheSagaPublishesOutcomes": outcomes})
+    producers = [PRODUCER, "arn:aws:iam::123456789012:role/batch-*"]
+    app = build_app({"stage": "prod", "saga_producers": ", ".join(producers)})
+    (application,) = [
+        child for child in app.node.children if isinstance(child, Stack) and "application" in child.stack_name
+    ]
+    requests = deny("OnlyNamedProducersRequestSagas", "events:detail-type", "SagaRequested", producers)
+    check(dict(Template.from_stack(application).to_json()), {outcomes["Sid"]: outcomes, requests["Sid"]: requests})
+
+
+@pytest.mark.parametrize(
+    ("context", "refusal"),
+    [
+        ({"stage": "prod"}, "stage 'prod' needs -c saga_producers=ARN,..."),
+        ({"saga_producers": "orders-api"}, "saga_producers: 'orders-api' is not an IAM role or user ARN"),
+        ({"saga_producers": f"{PRODUCER},"}, "saga_producers: '' is not an IAM role or user ARN"),
+        ({"saga_producers": "arn:aws:sqs:us-east-1:123456789012:queue"}, "is not an IAM role or user ARN"),
+        ({"saga_producer": PRODUCER}, "unknown context value 'saga_producer'"),
+        ({"saga_data_key": "yes"}, "saga_data_key must be true or false, not 'yes'"),
+    ],
+    ids=["stage-without-producers", "not-an-arn", "empty-entry", "not-iam", "unknown-value", "not-a-flag"],
+)
+def test_a_wrong_context_value_is_refused_with_one_line(context: dict[str, str], refusal: str) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_app(context)
+    assert refusal in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_each_function_touches_only_its_own_idempotency_records(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    expected = {
+        function_named(template, f"{PACKAGE}.handlers.{role}", SAGA_STEP=step.name): [
+            f"{step_key_prefix(step.name, 'action')}#*",
+            *([f"{step_key_prefix(step.name, role)}#*"] if role == "compensation" else []),
+        ]
+        for step in STEPS
+        for role in step.functions
+    } | {
+        function_named(template, f"{PACKAGE}.handlers.outcome", SAGA_CONSUMER=consumer.name): [
+            f"{consumer_key_prefix(consumer.name)}#*"
+        ]
+        for consumer in CONSUMERS
+    }
+    granted: dict[str, list[Any]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "dynamodb:PutItem" in statement["Action"] and "idempotency" in json.dumps(statement["Resource"]).lower():
+                (role,) = policy["Properties"]["Roles"]
+                granted[role["Ref"]] = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    functions = project_functions(template)
+    assert {name: granted.get(functions[name]["Properties"]["Role"]["Fn::GetAtt"][0]) for name in expected} == expected
+    assert len(granted) == len(expected), "no other function may use the idempotency table"
+
+
+def test_the_archive_keeps_the_outcomes_only_for_thirty_days_without_an_empty_key(synthesized: Synthesized) -> None:
+    (archive,) = resources(synthesized.json(synthesized.stateful), "AWS::Events::Archive").values()
+    assert archive["Properties"]["EventPattern"] == {"source": [EVENT_SOURCE]}
+    assert archive["Properties"]["RetentionDays"] == 30
+    assert "KmsKeyIdentifier" not in archive["Properties"]
 
 
 def test_alarms_wake_people_for_failures_stopped_executions_dead_letters_and_crashes(
