@@ -65,6 +65,7 @@ class ApplicationStack(Stack):
             status_table=stateful.status_table,
             event_bus=stateful.event_bus,
             dead_letters=stateful.saga_dead_letters,
+            customer_managed_key=options.customer_managed_key,
         )
         self.bus_policy = PublishersOnly(
             self,
@@ -114,6 +115,9 @@ class ApplicationStack(Stack):
             asynchronous=True,
         )
         self.saga.state_machine.grant_start_execution(starter.function)
+        if self.saga.data_key:
+            # StartExecution encrypts the saga's input with the state machine's key, on the caller's behalf.
+            self.saga.data_key.grant(starter.role, "kms:GenerateDataKey")
         # Its claim on a saga id: a conditional put, and a read when another claim came first.
         stateful.status_table.grant(starter.role, "dynamodb:PutItem", "dynamodb:GetItem")
         self.requests = EventRoute(

@@ -130,6 +130,33 @@ def test_the_state_machine_logs_every_event_without_execution_data_and_is_traced
     assert properties["TracingConfiguration"] == {"Enabled": True}
 
 
+def test_the_saga_data_key_option_encrypts_the_execution_data_with_a_key_the_roles_can_use(
+    synthesized: Synthesized,
+) -> None:
+    ((_, machine),) = resources(synthesized.json(synthesized.application), "AWS::StepFunctions::StateMachine").items()
+    assert "EncryptionConfiguration" not in machine["Properties"], "off by default"
+    app = build_app({"saga_data_key": "true"})
+    (application,) = [
+        child for child in app.node.children if isinstance(child, Stack) and "application" in child.stack_name
+    ]
+    template = dict(Template.from_stack(application).to_json())
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    (key,) = resources(template, "AWS::KMS::Key")
+    encryption = machine["Properties"]["EncryptionConfiguration"]
+    assert (encryption["Type"], encryption["KmsKeyId"]) == ("CUSTOMER_MANAGED_KMS_KEY", {"Fn::GetAtt": [key, "Arn"]})
+    uses = {
+        action: json.dumps(statement.get("Condition"))
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]}]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Resource"] == {"Fn::GetAtt": [key, "Arn"]}
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    # Scoped to this account's state machines: the CDK's own grant named an empty state machine name.
+    assert set(uses) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert ':stateMachine:*"' in uses["kms:Decrypt"]
+
+
 @pytest.mark.parametrize("consumer", CONSUMERS, ids=lambda consumer: consumer.name)
 def test_each_consumer_gets_its_outcomes_with_retries_and_a_dead_letter_queue(
     synthesized: Synthesized, consumer: Any
