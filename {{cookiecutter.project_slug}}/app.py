@@ -1,7 +1,7 @@
 """The CDK app: `cdk synth` and `cdk deploy` run this. cdk-nag checks every synthesis.
 
-`-c stage=NAME` chooses the stage, an independent copy of both stacks (default: dev);
-`-c alarm_email=ADDRESS` and `-c alarm_topic_arn=ARN` where its alarms go.
+`-c stage=NAME` chooses the stage, an independent copy of both stacks (default: dev); ``infra.options``
+lists the other context values it takes: where its alarms go, who may request sagas, the saga's data key.
 """
 
 # The package's sources must be importable before the stacks are.
@@ -19,7 +19,7 @@ if find_spec("{{ cookiecutter.package_name }}") is None:
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from infra import config
+from infra import config, options
 from infra.acknowledgements import acknowledge_findings
 from infra.application import ApplicationStack
 from infra.stateful import StatefulStack
@@ -35,32 +35,17 @@ def stage_of(app: App) -> str:
     return stage
 
 
-def alarm_recipients(app: App, stage: str) -> config.AlarmRecipients:
-    email = app.node.try_get_context("alarm_email") or None
-    topic_arn = app.node.try_get_context("alarm_topic_arn") or None
-    if email is not None and not (isinstance(email, str) and config.ALARM_EMAIL.fullmatch(email)):
-        raise SystemExit(f"alarm_email {email!r} is not an email address")
-    if topic_arn is not None and not (isinstance(topic_arn, str) and config.ALARM_TOPIC_ARN.fullmatch(topic_arn)):
-        raise SystemExit(f"alarm_topic_arn {topic_arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
-    if stage != config.DEFAULT_STAGE and not (email or topic_arn):
-        raise SystemExit(
-            f"stage {stage!r} would alarm no one: give -c alarm_email=ADDRESS, or -c alarm_topic_arn=ARN of an SNS "
-            "topic of yours (Chatbot, PagerDuty)"
-        )
-    return config.AlarmRecipients(email=email, topic_arn=topic_arn)
-
-
 def build_app(context: dict[str, str] | None = None) -> App:
     """The CLI hands the app cdk.json's context; without the CLI (the tests) it is read here, so that both
     synthesize the same templates."""
     defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
     app = App(context={**defaults, **(context or {})})
     stage = stage_of(app)
-    recipients = alarm_recipients(app, stage)
+    chosen = options.read(app.node.get_all_context(), defaults, stage)
     env = Environment(region=config.REGION)
     prefix = config.stage_prefix(stage)
     stateful = StatefulStack(app, f"{prefix}-stateful", env=env, stage=stage)
-    application = ApplicationStack(app, f"{prefix}-application", env=env, stage=stage, alarm_recipients=recipients)
+    application = ApplicationStack(app, f"{prefix}-application", env=env, stage=stage, options=chosen)
     # Its values are read from the parameters the stateful stack writes, not from its exports.
     application.add_stack_dependency(stateful)
     acknowledge_findings(stateful, application)

@@ -3,18 +3,27 @@
 
 from aws_cdk import Duration, Environment, Stack, triggers
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import config, packaging
 from infra.definition import saga_timing
-from infra.events import EventRoute
+from infra.events import EventRoute, PublishersOnly
 from infra.monitoring import Monitoring
+from infra.options import Options
 from infra.service_function import IDEMPOTENCY_ACTIONS, ServiceFunction
 from infra.state_machine import SagaStateMachine
 from infra.stateful import StatefulResources
 from {{ saga.package_name }} import saga
-from {{ saga.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, SAGA_REQUESTED, function_construct_id
+from {{ saga.package_name }}.naming import (
+    PACKAGE,
+    REQUEST_SOURCE_PREFIX,
+    SAGA_REQUESTED,
+    consumer_key_prefix,
+    function_construct_id,
+    step_key_prefix,
+)
 
 OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
 
@@ -22,15 +31,7 @@ OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
 class ApplicationStack(Stack):
     """Stateless: every resource here can be deleted and recreated from code without losing data."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        env: Environment,
-        stage: str,
-        alarm_recipients: config.AlarmRecipients,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, env: Environment, stage: str, options: Options) -> None:
         super().__init__(scope, construct_id, env=env)
         self.stage = stage
         self.stateful = stateful = StatefulResources(self, "Stateful", stage=stage)
@@ -49,6 +50,9 @@ class ApplicationStack(Stack):
                     name=name,
                     description=f"{name}, the {role} of the {step.name} step",
                     environment={"SAGA_STEP": step.name},
+                    # A compensation also writes its action's record, to cancel an action that never completed.
+                    idempotency_keys=[step_key_prefix(step.name, "action")]
+                    + ([step_key_prefix(step.name, role)] if role == "compensation" else []),
                     with_database=True,
                     timeout=step_timeout,
                 ).function
@@ -61,6 +65,14 @@ class ApplicationStack(Stack):
             status_table=stateful.status_table,
             event_bus=stateful.event_bus,
             dead_letters=stateful.saga_dead_letters,
+            customer_managed_key=options.customer_managed_key,
+        )
+        self.bus_policy = PublishersOnly(
+            self,
+            "BusPolicy",
+            bus=stateful.event_bus,
+            saga_role=self.saga.state_machine.role,
+            producers=options.producers,
         )
 
         self.subscriptions: dict[str, EventRoute] = {}
@@ -71,7 +83,12 @@ class ApplicationStack(Stack):
                 handler=f"{PACKAGE}.handlers.outcome",
                 name=consumer.name,
                 description=f"the {consumer.name} consumer of the saga's outcomes",
-                environment={"SAGA_CONSUMER": consumer.name},
+                # It accepts the outcomes of this stage's executions only.
+                idempotency_keys=[consumer_key_prefix(consumer.name)],
+                environment={
+                    "SAGA_CONSUMER": consumer.name,
+                    "SAGA_STATE_MACHINE_ARN": self.saga.state_machine.state_machine_arn,
+                },
                 asynchronous=True,
             )
             pattern = consumer.event_pattern
@@ -95,10 +112,12 @@ class ApplicationStack(Stack):
                 "SAGA_STATE_MACHINE_ARN": self.saga.state_machine.state_machine_arn,
                 "SAGA_TABLE_NAME": stateful.status_table.table_name,
             },
-            with_idempotency=False,
             asynchronous=True,
         )
         self.saga.state_machine.grant_start_execution(starter.function)
+        if self.saga.data_key:
+            # StartExecution encrypts the saga's input with the state machine's key, on the caller's behalf.
+            self.saga.data_key.grant(starter.role, "kms:GenerateDataKey")
         # Its claim on a saga id: a conditional put, and a read when another claim came first.
         stateful.status_table.grant(starter.role, "dynamodb:PutItem", "dynamodb:GetItem")
         self.requests = EventRoute(
@@ -120,7 +139,6 @@ class ApplicationStack(Stack):
             name="migrations",
             description="the database migrations, run at each deployment",
             with_database=True,
-            with_idempotency=False,
             timeout=Duration.minutes(5),
         )
         # Runs during every deployment, after the database exists and before the functions that use it change.
@@ -137,7 +155,7 @@ class ApplicationStack(Stack):
             self,
             "Monitoring",
             name=config.stage_prefix(stage),
-            recipients=alarm_recipients,
+            recipients=options.alarm_recipients,
             state_machine=self.saga.state_machine,
             functions=self.functions,
             dead_letter_queues={
@@ -156,7 +174,7 @@ class ApplicationStack(Stack):
         description: str,
         environment: dict[str, str] | None = None,
         with_database: bool = False,
-        with_idempotency: bool = True,
+        idempotency_keys: list[str] | None = None,
         asynchronous: bool = False,
         timeout: Duration = OTHER_FUNCTION_TIMEOUT,
     ) -> ServiceFunction:
@@ -170,7 +188,7 @@ class ApplicationStack(Stack):
             metrics_namespace=config.metrics_namespace(self.stage),
             description=description,
             environment={
-                **({"IDEMPOTENCY_TABLE_NAME": self.stateful.idempotency_table.table_name} if with_idempotency else {}),
+                **({"IDEMPOTENCY_TABLE_NAME": self.stateful.idempotency_table.table_name} if idempotency_keys else {}),
                 **(database.environment if with_database else {}),
                 **(environment or {}),
             },
@@ -180,8 +198,17 @@ class ApplicationStack(Stack):
             timeout=timeout,
             dead_letter_queue=self.stateful.delivery_dead_letters if asynchronous else None,
         )
-        if with_idempotency:
-            self.stateful.idempotency_table.grant(function.role, *IDEMPOTENCY_ACTIONS)
+        if idempotency_keys:
+            # Powertools writes keys as "<prefix>#<hash>": the function may touch its own records only.
+            function.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=IDEMPOTENCY_ACTIONS,
+                    resources=[self.stateful.idempotency_table.table_arn],
+                    conditions={
+                        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{key}#*" for key in idempotency_keys]}
+                    },
+                )
+            )
         if with_database:
             database.grant_access(function.role)
         self.functions[construct_id] = function

@@ -5,7 +5,6 @@ Standard library only: the README's tooling reads it without the CDK.
 """
 
 import re
-from dataclasses import dataclass
 
 PROJECT = "{{ saga.project_slug }}"
 REGION = "{{ saga.aws_region }}"
@@ -35,19 +34,6 @@ DEFAULT_STAGE = "dev"
 {%- endif %}
 MAX_STAGE_LENGTH = 16
 STAGE = re.compile(r"[a-z](?:-?[a-z0-9])*")
-
-# Where a stage's alarms go: `-c alarm_email=ADDRESS` subscribes an address to the stage's alarm topic,
-# `-c alarm_topic_arn=ARN` also sends them to a topic of your own (Chatbot, PagerDuty). Only the default
-# stage may alarm no one.
-ALARM_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-ALARM_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
-
-
-@dataclass(frozen=True)
-class AlarmRecipients:
-    email: str | None = None
-    topic_arn: str | None = None
-
 
 def metrics_namespace(stage: str) -> str:
     """The CloudWatch namespace of the stage's own metrics: each stage's alarms read its own."""

@@ -1,15 +1,22 @@
-"""The saga's EventBridge bus: an archive for replay, one rule per consumer, and the rule that starts sagas."""
+"""The saga's EventBridge bus: who may publish on it, an archive for replay, and the rules that read it."""
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from {{ cookiecutter.package_name }}.naming import EVENT_SOURCE, SAGA_REQUESTED
+
+# Long enough to replay what the consumers missed during an incident, short enough to keep little. The
+# consumers' idempotency records last 15 days: an event replayed later than that runs them again.
+ARCHIVE_RETENTION_DAYS = 30
+
 
 class SagaEventBus(Construct):
-    """The bus the saga publishes its outcomes on, archived so that past events can be replayed.
+    """The bus the saga publishes its outcomes on, with the outcomes archived so that they can be replayed.
 
     Neither is kept when the stack is deleted: a retained bus would keep its name, and the stage could
     not be deployed again. CloudFormation deletes the archive first, since it names the bus.
@@ -18,11 +25,63 @@ class SagaEventBus(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bus_name: str) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
-        self.archive = self.bus.archive(
+        # The L1 resource: the L2 archive() writes an empty KmsKeyIdentifier and drops a key it is given.
+        # Outcomes only: SagaRequested payloads may hold personal data, and an archived event cannot be erased.
+        self.archive = events.CfnArchive(
+            self.bus,
             "Archive",
-            description="Every saga event, kept a year for replay",
-            event_pattern=events.EventPattern(source=events.Match.prefix("")),
-            retention=Duration.days(365),
+            source_arn=self.bus.event_bus_arn,
+            description=f"The saga's outcome events, kept {ARCHIVE_RETENTION_DAYS} days for replay",
+            event_pattern={"source": [EVENT_SOURCE]},
+            retention_days=ARCHIVE_RETENTION_DAYS,
+        )
+
+
+class PublishersOnly(Construct):
+    """The bus's policy: only the saga publishes its outcomes, and only the named producers request sagas.
+
+    In one account an identity policy alone lets a principal call ``PutEvents``; only an explicit Deny in
+    the bus's policy overrides it. So the bus refuses an event of the saga's source from any principal but
+    the state machine's role and, when ``producers`` are named, a ``SagaRequested`` event from any other
+    principal. Another account's producer also needs an Allow, which this policy does not give.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        saga_role: iam.IRole,
+        producers: tuple[str, ...] | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = bus
+        self._deny_unless("OnlyTheSagaPublishesOutcomes", "events:source", EVENT_SOURCE, [saga_role.role_arn])
+        if producers is not None:
+            self._deny_unless("OnlyNamedProducersRequestSagas", "events:detail-type", SAGA_REQUESTED, list(producers))
+
+    def _deny_unless(self, sid: str, key: str, value: str, principals: list[str]) -> None:
+        """Refuse ``PutEvents`` with any entry whose ``key`` is ``value`` unless the caller is one of ``principals``."""
+        statement = iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["events:PutEvents"],
+            resources=[self.bus.event_bus_arn],
+            conditions={"ForAnyValue:StringEquals": {key: value}, "ArnNotLike": {"aws:PrincipalArn": principals}},
+        )
+        # A plain resource: the CDK's EventBusPolicy classes print a deprecation warning at every synthesis
+        # for a property (principal) that they are not even given.
+        CfnResource(
+            self,
+            sid,
+            type="AWS::Events::EventBusPolicy",
+            properties={
+                "EventBusName": self.bus.event_bus_name,
+                "StatementId": sid,
+                "Statement": statement.to_statement_json(),
+            },
         )
 
 

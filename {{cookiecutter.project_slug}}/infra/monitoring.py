@@ -23,7 +23,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.aws_cloudwatch_actions import SnsAction
 from constructs import Construct
 
-from infra import config, queues
+from infra import queues
+from infra.options import AlarmRecipients
 from infra.service_function import ServiceFunction
 from {{ cookiecutter.package_name }} import saga
 from {{ cookiecutter.package_name }}.naming import OBSERVABILITY_FAILED
@@ -45,7 +46,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         name: str,
-        recipients: config.AlarmRecipients,
+        recipients: AlarmRecipients,
         state_machine: sfn.StateMachine,
         functions: dict[str, ServiceFunction],
         dead_letter_queues: dict[str, sqs.IQueue],

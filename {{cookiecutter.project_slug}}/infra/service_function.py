@@ -122,7 +122,7 @@ class ServiceFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 # Traces keep timings and the call graph, not what the code returns or raises: results and error
-                # details may hold personal data, which the logs and the execution history leave out too.
+                # details may hold personal data, which the logs leave out too (the README says where they are kept).
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
                 **environment,

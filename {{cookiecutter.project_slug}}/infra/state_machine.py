@@ -1,10 +1,13 @@
 {%- set saga = cookiecutter | saga_model -%}
 """The saga's state machine, from the reviewed ASL file, with its logs and X-Ray tracing."""
 
-from aws_cdk import RemovalPolicy
+from typing import cast
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -34,8 +37,12 @@ class SagaStateMachine(Construct):
         status_table: dynamodb.ITable,
         event_bus: events.IEventBus,
         dead_letters: sqs.IQueue,
+        customer_managed_key: bool = False,
     ) -> None:
         """``functions``: each Lambda function the definition invokes, by the title it is named after.
+
+        ``customer_managed_key``: encrypt the definition and the execution history with a KMS key of the
+        stack's own, so that reading them takes a grant on it as well as ``states:`` permissions.
 
         ``log_group_name`` should start with /aws/vendedlogs/: it keeps the account's CloudWatch Logs
         resource policy small.
@@ -64,6 +71,7 @@ class SagaStateMachine(Construct):
             # Execution data stays out of the logs: saga payloads may hold personal data.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        self.data_key = self._encrypt_with_own_key() if customer_managed_key else None
         # The unqualified functions only: the definition invokes no version or alias.
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
@@ -74,3 +82,42 @@ class SagaStateMachine(Construct):
         status_table.grant(self.state_machine, "dynamodb:PutItem")
         event_bus.grant_put_events_to(self.state_machine)
         dead_letters.grant_send_messages(self.state_machine)
+
+    def _encrypt_with_own_key(self) -> kms.Key:
+        """A KMS key of the stack's own for the definition and the execution history ($1 a month).
+
+        Set on the CloudFormation resource: the CDK's CustomerManagedEncryptionConfiguration limits the role's
+        use of the key to the state machine's name, which an unnamed state machine does not have at synthesis.
+        The key is kept when the stack is deleted, so that the history of past executions stays readable.
+        """
+        key = kms.Key(self, "DataKey", enable_key_rotation=True, description="The saga's execution data")
+        machine = cast(sfn.CfnStateMachine, self.state_machine.node.default_child)
+        machine.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+            type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=key.key_arn, kms_data_key_reuse_period_seconds=300
+        )
+        stack = Stack.of(self)
+        machines = stack.format_arn(service="states", resource="stateMachine:*", arn_format=ArnFormat.NO_RESOURCE_NAME)
+        log_groups = stack.format_arn(service="logs", resource="*", arn_format=ArnFormat.NO_RESOURCE_NAME)
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": machines}},
+            )
+        )
+        # Its log deliveries carry no execution data, but are encrypted with the same key.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"ArnLike": {"kms:EncryptionContext:SourceArn": log_groups}},
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+            )
+        )
+        return key

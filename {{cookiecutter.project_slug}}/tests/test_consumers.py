@@ -18,9 +18,11 @@ from {{ saga.package_name }}.runtime.envelope import OutcomeEvent
 from {{ saga.package_name }}.runtime.errors import InvalidInput
 
 RECEIVED = [(consumer, outcome) for consumer in saga.CONSUMERS for outcome in consumer.receives]
+STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:OrderSaga"
+OTHER_STAGE = "arn:aws:states:us-east-1:123456789012:stateMachine:OrderSagaOfAnotherStage"
 
 
-def outcome_event(detail_type: str, saga_id: str = "saga-1") -> dict[str, Any]:
+def outcome_event(detail_type: str, saga_id: str = "saga-1", state_machine: str = STATE_MACHINE) -> dict[str, Any]:
     detail: dict[str, Any] = {"saga_id": saga_id, "status": OUTCOME_STATUS[detail_type]}
     if detail_type != "SagaSucceeded":
         detail |= {"failed_step": saga.STEPS[0].name, "error": saga.STEPS[0].rejection_error}
@@ -32,7 +34,8 @@ def outcome_event(detail_type: str, saga_id: str = "saga-1") -> dict[str, Any]:
         "account": "123456789012",
         "time": "2026-01-01T00:00:00Z",
         "region": "us-east-1",
-        "resources": [],
+        # What Step Functions adds to the events it publishes: the execution's ARN and its state machine's.
+        "resources": [f"{state_machine.replace(':stateMachine:', ':execution:')}:{saga_id}", state_machine],
         "detail": detail,
     }
 
@@ -57,6 +60,7 @@ def consumer(request: pytest.FixtureRequest) -> Consumer:
 
 @pytest.fixture
 def business(consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    monkeypatch.setenv("SAGA_STATE_MACHINE_ARN", STATE_MACHINE)
     recorder = Recorder()
     monkeypatch.setattr(handlers.consumer(consumer.name), "function", recorder)
     return recorder
@@ -113,8 +117,21 @@ def test_failing_metrics_never_fail_a_handled_outcome(
         {**outcome_event("SagaFailed"), "detail": {"status": "FAILED"}},
         {**outcome_event("SagaFailed"), "detail-type": "SomethingElse"},
         {**outcome_event("SagaFailed"), "detail": {"saga_id": "saga-1", "status": "SUCCEEDED"}},
+        {**outcome_event("SagaFailed"), "resources": []},
+        {**outcome_event("SagaFailed"), "resources": "not a list"},
+        outcome_event("SagaFailed", state_machine=OTHER_STAGE),
+        outcome_event("SagaFailed", state_machine=STATE_MACHINE.replace("us-east-1", "eu-west-1")),
     ],
-    ids=["empty", "no-saga-id", "unknown-outcome", "status-mismatch"],
+    ids=[
+        "empty",
+        "no-saga-id",
+        "unknown-outcome",
+        "status-mismatch",
+        "no-execution",
+        "resources-not-a-list",
+        "another-stage",
+        "another-region",
+    ],
 )
 def test_malformed_event_fails_clearly_without_effect(
     consumer: Consumer, malformed: dict[str, Any], business: Recorder, lambda_context: Any

@@ -90,3 +90,9 @@ def test_a_malformed_request_starts_nothing(state_machine_arn: str, lambda_conte
     with pytest.raises(InvalidInput, match="invalid saga request"):
         starter.handle(requested(detail), lambda_context)
     assert executions(state_machine_arn) == []
+
+
+def test_a_request_replayed_from_an_archive_starts_nothing(state_machine_arn: str, lambda_context: Any) -> None:
+    replayed = {**requested({"saga_id": "order-9", "payload": {}}), "replay-name": "after-the-incident"}
+    assert starter.handle(replayed, lambda_context) == {"started": False, "replay": "after-the-incident"}
+    assert executions(state_machine_arn) == []

@@ -47,6 +47,16 @@ def function_placeholder(title: str) -> str:
     return f"{title}FunctionArn"
 
 
+def step_key_prefix(step: str, role: str) -> str:
+    """How the idempotency keys of a step's action or compensation start; its function may write no other."""
+    return f"{step}.{role}"
+
+
+def consumer_key_prefix(consumer: str) -> str:
+    """How a consumer's idempotency keys start; its function may write no other."""
+    return f"consumer.{consumer}"
+
+
 def function_construct_id(title: str) -> str:
     """The CDK construct id of a step's or a compensation's function."""
     return f"{title}Function"

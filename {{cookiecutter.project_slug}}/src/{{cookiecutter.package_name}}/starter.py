@@ -5,6 +5,9 @@ the same name. So the starter first claims the saga id in the saga table with a 
 (status ``REQUESTED``), then starts the execution named after it. A request for a saga id already
 claimed starts nothing, unless an earlier delivery claimed it and may have failed before starting:
 then it starts again, and the state machine's own conditional record keeps it to one saga.
+
+An event replayed from an archive (EventBridge marks it with ``replay-name``) starts nothing: a
+replay is for consumers that missed outcomes, not for moving money a second time.
 """
 
 import json
@@ -42,6 +45,10 @@ def dynamodb() -> "DynamoDBClient":
 
 @observed(correlation_id_path="detail.saga_id")
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "replay-name" in event:
+        metrics.add_metric(name="ReplayedSagaRequest", unit=MetricUnit.Count, value=1)
+        logger.info("Replayed saga request ignored", extra={"replay": str(event["replay-name"])})
+        return {"started": False, "replay": str(event["replay-name"])}
     try:
         if not isinstance(event, dict) or event.get("detail-type") != SAGA_REQUESTED:
             raise InvalidInput(f"invalid saga request: not a {SAGA_REQUESTED} event")

@@ -9,7 +9,7 @@ import aws_lambda_powertools
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.assertions import Annotations, Match
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 
@@ -22,10 +22,13 @@ from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
 from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
 from {{ cookiecutter.package_name }}.naming import (
+    EVENT_SOURCE,
     OBSERVABILITY_FAILED,
     PACKAGE,
     REQUEST_SOURCE_PREFIX,
+    consumer_key_prefix,
     function_placeholder,
+    step_key_prefix,
 )
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
 
@@ -128,6 +131,33 @@ def test_the_state_machine_logs_every_event_without_execution_data_and_is_traced
     assert properties["TracingConfiguration"] == {"Enabled": True}
 
 
+def test_the_saga_data_key_option_encrypts_the_execution_data_with_a_key_the_roles_can_use(
+    synthesized: Synthesized,
+) -> None:
+    ((_, machine),) = resources(synthesized.json(synthesized.application), "AWS::StepFunctions::StateMachine").items()
+    assert "EncryptionConfiguration" not in machine["Properties"], "off by default"
+    app = build_app({"saga_data_key": "true"})
+    (application,) = [
+        child for child in app.node.children if isinstance(child, Stack) and "application" in child.stack_name
+    ]
+    template = dict(Template.from_stack(application).to_json())
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    (key,) = resources(template, "AWS::KMS::Key")
+    encryption = machine["Properties"]["EncryptionConfiguration"]
+    assert (encryption["Type"], encryption["KmsKeyId"]) == ("CUSTOMER_MANAGED_KMS_KEY", {"Fn::GetAtt": [key, "Arn"]})
+    uses = {
+        action: json.dumps(statement.get("Condition"))
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]}]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Resource"] == {"Fn::GetAtt": [key, "Arn"]}
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    # Scoped to this account's state machines: the CDK's own grant named an empty state machine name.
+    assert set(uses) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert ':stateMachine:*"' in uses["kms:Decrypt"]
+
+
 @pytest.mark.parametrize("consumer", CONSUMERS, ids=lambda consumer: consumer.name)
 def test_each_consumer_gets_its_outcomes_with_retries_and_a_dead_letter_queue(
     synthesized: Synthesized, consumer: Any
@@ -165,6 +195,103 @@ def test_saga_requested_events_from_the_projects_own_sources_reach_the_starter(s
         "source": [{"prefix": REQUEST_SOURCE_PREFIX}],
         "detail-type": ["SagaRequested"],
     }
+
+
+PRODUCER = "arn:aws:iam::123456789012:role/orders/api"
+
+
+def bus_policy(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The bus policy's statements, by id."""
+    policies = resources(template, "AWS::Events::EventBusPolicy").values()
+    return {policy["Properties"]["StatementId"]: policy["Properties"]["Statement"] for policy in policies}
+
+
+def test_only_the_state_machine_publishes_outcomes_and_only_named_producers_request_sagas(
+    synthesized: Synthesized,
+) -> None:
+    def deny(sid: str, key: str, value: str, principals: list[Any]) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "events:PutEvents",
+            "Resource": Match.any_value(),
+            "Condition": {"ForAnyValue:StringEquals": {key: value}, "ArnNotLike": {"aws:PrincipalArn": principals}},
+        }
+
+    def check(template: dict[str, Any], expected: dict[str, dict[str, Any]]) -> None:
+        statements = bus_policy(template)
+        assert statements.keys() == expected.keys()
+        for sid, statement in expected.items():
+            assert Match.object_equals(statement).test(statements[sid]).is_success, statements[sid]
+
+    template = synthesized.json(synthesized.application)
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    outcomes = deny("OnlyTheSagaPublishesOutcomes", "events:source", EVENT_SOURCE, [machine["Properties"]["RoleArn"]])
+    # dev without producers: any principal of the account that may call PutEvents requests sagas, as before.
+    check(template, {"OnlyTheSagaPublishesOutcomes": outcomes})
+    producers = [PRODUCER, "arn:aws:iam::123456789012:role/batch-*"]
+    app = build_app({"stage": "prod", "alarm_email": "on-call@example.com", "saga_producers": ", ".join(producers)})
+    (application,) = [
+        child for child in app.node.children if isinstance(child, Stack) and "application" in child.stack_name
+    ]
+    requests = deny("OnlyNamedProducersRequestSagas", "events:detail-type", "SagaRequested", producers)
+    check(dict(Template.from_stack(application).to_json()), {outcomes["Sid"]: outcomes, requests["Sid"]: requests})
+
+
+@pytest.mark.parametrize(
+    ("context", "refusal"),
+    [
+        ({"stage": "prod"}, "stage 'prod' would alarm no one: give -c alarm_email=ADDRESS, or -c alarm_topic_arn=ARN"),
+        ({"alarm_email": "on-call"}, "alarm_email 'on-call' is not an email address"),
+        ({"alarm_topic_arn": "arn:aws:sqs:us-east-1:1:q"}, "alarm_topic_arn 'arn:aws:sqs:us-east-1:1:q' is not an SNS"),
+        ({"stage": "prod", "alarm_email": "on-call@example.com"}, "stage 'prod' needs -c saga_producers=ARN,..."),
+        ({"saga_producers": "orders-api"}, "saga_producers: 'orders-api' is not an IAM role or user ARN"),
+        ({"saga_producers": f"{PRODUCER},"}, "saga_producers: '' is not an IAM role or user ARN"),
+        ({"saga_producers": "arn:aws:sqs:us-east-1:123456789012:queue"}, "is not an IAM role or user ARN"),
+        ({"saga_producer": PRODUCER}, "unknown context value 'saga_producer'"),
+        ({"saga_data_key": "yes"}, "saga_data_key must be true or false, not 'yes'"),
+    ],
+    ids=["stage-alarming-no-one", "not-an-email", "not-a-topic", "stage-without-producers", "not-an-arn", "empty-entry", "not-iam", "unknown-value", "not-a-flag"],
+)
+def test_a_wrong_context_value_is_refused_with_one_line(context: dict[str, str], refusal: str) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_app(context)
+    assert refusal in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_each_function_touches_only_its_own_idempotency_records(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    expected = {
+        function_named(template, f"{PACKAGE}.handlers.{role}", SAGA_STEP=step.name): [
+            f"{step_key_prefix(step.name, 'action')}#*",
+            *([f"{step_key_prefix(step.name, role)}#*"] if role == "compensation" else []),
+        ]
+        for step in STEPS
+        for role in step.functions
+    } | {
+        function_named(template, f"{PACKAGE}.handlers.outcome", SAGA_CONSUMER=consumer.name): [
+            f"{consumer_key_prefix(consumer.name)}#*"
+        ]
+        for consumer in CONSUMERS
+    }
+    granted: dict[str, list[Any]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "dynamodb:PutItem" in statement["Action"] and "idempotency" in json.dumps(statement["Resource"]).lower():
+                (role,) = policy["Properties"]["Roles"]
+                granted[role["Ref"]] = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    functions = project_functions(template)
+    assert {name: granted.get(functions[name]["Properties"]["Role"]["Fn::GetAtt"][0]) for name in expected} == expected
+    assert len(granted) == len(expected), "no other function may use the idempotency table"
+
+
+def test_the_archive_keeps_the_outcomes_only_for_thirty_days_without_an_empty_key(synthesized: Synthesized) -> None:
+    (archive,) = resources(synthesized.json(synthesized.stateful), "AWS::Events::Archive").values()
+    assert archive["Properties"]["EventPattern"] == {"source": [EVENT_SOURCE]}
+    assert archive["Properties"]["RetentionDays"] == 30
+    assert "KmsKeyIdentifier" not in archive["Properties"]
 
 
 def test_alarms_wake_people_for_failures_stopped_executions_dead_letters_and_crashes(

@@ -64,6 +64,8 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: "SagaHarnes
         # What EventBridge delivers parses as the consumers' outcome event.
         outcome = OutcomeEvent.parse({**event, "id": "delivered", "time": "2026-01-01T00:00:00Z"})
         assert (outcome.detail.saga_id, outcome.detail.status) == (run.saga_id, OUTCOME_STATUS[published])
+        # Step Functions names the execution in the event's resources: what the consumers accept it by.
+        assert outcome.published_by(harness.account.state_machine_arn)
         for consumer in CONSUMERS:
             wanted = [published] if published in consumer.receives else []
             assert run.consumer_deliveries[consumer.name] == wanted, consumer.name

@@ -6,13 +6,14 @@ a failure is raised for Lambda to retry the invocation (twice); after that the e
 delivery dead-letter queue, where the rule also sends the events it could not deliver at all.
 """
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from {{ cookiecutter.package_name }}.naming import Consumer
+from {{ cookiecutter.package_name }}.naming import Consumer, consumer_key_prefix
 from {{ cookiecutter.package_name }}.runtime import idempotency
 from {{ cookiecutter.package_name }}.runtime.envelope import OutcomeEvent
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
@@ -41,7 +42,7 @@ class OutcomeConsumer:
             data_keyword_argument="outcome",
             kind="consumer",
             config=idempotency.consumer_config,
-            prefix=f"consumer.{self.consumer.name}",
+            prefix=consumer_key_prefix(self.consumer.name),
         )
 
         @observed(correlation_id_path="detail.saga_id")
@@ -54,6 +55,9 @@ class OutcomeConsumer:
                     raise InvalidInput(
                         f"invalid outcome event: {self.consumer.name} does not receive {outcome.detail_type}"
                     )
+                # The bus refuses the saga's source from anyone but the state machine; this checks it was this stage's.
+                if not outcome.published_by(os.environ["SAGA_STATE_MACHINE_ARN"]):
+                    raise InvalidInput("invalid outcome event: not published by an execution of this stage's saga")
                 result = run_once(outcome=event)
             except InvalidInput as error:
                 metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)

@@ -114,12 +114,22 @@ class OutcomeEvent:
     source: str
     time: str
     detail: SagaOutcome
+    resources: tuple[str, ...] = ()
+    """Step Functions adds the ARNs of the execution that published the event and of its state machine."""
+
+    def published_by(self, state_machine_arn: str) -> bool:
+        """Whether an execution of this state machine published the event."""
+        executions = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
+        return any(resource.startswith(executions) for resource in self.resources)
 
     @classmethod
     def parse(cls, data: Any) -> "OutcomeEvent":
         where = "outcome event"
         fields = _fields(data, where, allowed=None)
         invalid = [name for name in ("id", "source", "time") if not isinstance(fields.get(name), str)]
+        resources = fields.get("resources", [])
+        if not isinstance(resources, list) or not all(isinstance(resource, str) for resource in resources):
+            invalid.append("resources")
         detail_type = fields.get("detail-type")
         if detail_type not in ALL_OUTCOMES:
             invalid.append("detail-type")
@@ -137,7 +147,7 @@ class OutcomeEvent:
         if invalid:
             raise InvalidInput(f"invalid {where}, check these fields: {', '.join(sorted(set(invalid)))}")
         outcome = SagaOutcome(detail["saga_id"], detail["status"], detail.get("failed_step"), detail.get("error"))
-        return cls(fields["id"], str(detail_type), fields["source"], fields["time"], outcome)
+        return cls(fields["id"], str(detail_type), fields["source"], fields["time"], outcome, tuple(resources))
 
 
 def _fields(data: Any, where: str, allowed: set[str] | None) -> dict[str, Any]:

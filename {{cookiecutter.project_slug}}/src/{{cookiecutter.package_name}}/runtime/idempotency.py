@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from {{ cookiecutter.package_name }}.naming import step_key_prefix
 from {{ cookiecutter.package_name }}.runtime import aws
 from {{ cookiecutter.package_name }}.runtime.errors import IdempotencyStoreUnavailable, StepInProgress
 
@@ -59,6 +60,10 @@ consumer_config = IdempotencyConfig(
 )
 
 
+# The role's grant on the table admits keys with this prefix only (dynamodb:LeadingKeys).
+key_prefix = step_key_prefix
+
+
 def dynamodb() -> "DynamoDBClient":
     """The DynamoDB client of this execution environment, created on first use."""
     client: DynamoDBClient = aws.client("dynamodb")
@@ -70,10 +75,6 @@ def store(kind: str) -> DynamoDBPersistenceLayer:
     """One store per kind of key (``step``, ``consumer``, ``hold``): a store keeps the key expression
     of the first configuration it serves."""
     return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto3_client=dynamodb())
-
-
-def key_prefix(step: str, role: str) -> str:
-    return f"{step}.{role}"
 
 
 def once(
