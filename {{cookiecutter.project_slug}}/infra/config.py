@@ -35,6 +35,7 @@ DEFAULT_STAGE = "dev"
 MAX_STAGE_LENGTH = 16
 STAGE = re.compile(r"[a-z](?:-?[a-z0-9])*")
 
+
 def metrics_namespace(stage: str) -> str:
     """The CloudWatch namespace of the stage's own metrics: each stage's alarms read its own."""
     return f"{METRICS_NAMESPACE}/{stage}"

@@ -97,7 +97,7 @@ def test_a_stage_that_cannot_name_resources_is_refused(stage: str) -> None:
 
 
 def test_a_refused_context_value_ends_the_app_with_one_line() -> None:
-    """As the CLI runs it: the refusal (infra/options.py, every case in tests/infra/test_application.py), no traceback."""
+    """As the CLI runs it: one line (every refusal of infra/options.py is in test_application.py), no traceback."""
     environment = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"stage": "prod"})}
     command = [sys.executable, "app.py"]
     app = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
@@ -107,8 +107,9 @@ def test_a_refused_context_value_ends_the_app_with_one_line() -> None:
 
 def test_alarms_reach_the_address_and_the_topic_the_deployment_names() -> None:
     on_call = "arn:aws:sns:us-east-1:123456789012:on-call"
+    producer = "arn:aws:iam::123456789012:role/api"
     app = build_app(
-        {"stage": "prod", "alarm_email": "on-call@example.com", "alarm_topic_arn": on_call, "saga_producers": "arn:aws:iam::123456789012:role/api"}
+        {"stage": "prod", "alarm_email": "on-call@example.com", "alarm_topic_arn": on_call, "saga_producers": producer}
     )
     template = app.synth().get_stack_by_name(f"{config.stage_prefix('prod')}-application").template
     of_type = {kind: {n: b for n, b in template["Resources"].items() if b["Type"] == f"AWS::{kind}"} for kind in (
