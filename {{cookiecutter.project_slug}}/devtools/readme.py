@@ -134,7 +134,8 @@ def steps_block() -> str:
 
 def new_step() -> tuple[str, str]:
     """The examples' new step and its compensation: names no step, compensation or consumer has yet."""
-    taken = {item.name for item in (*saga.STEPS, *saga.CONSUMERS)} | {step.compensation for step in saga.STEPS}
+    taken = {name for step in saga.STEPS for name in (step.name, step.compensation)}
+    taken |= {consumer.name for consumer in saga.CONSUMERS}
     suffixes = itertools.chain([""], (f"_{number}" for number in itertools.count(2)))
     suffix = next(suffix for suffix in suffixes if not {f"fraud_check{suffix}", f"clear_fraud_hold{suffix}"} & taken)
     return f"fraud_check{suffix}", f"clear_fraud_hold{suffix}"
@@ -196,8 +197,9 @@ def blocks(definition: Mapping[str, Any]) -> dict[str, str]:
 
 
 def block_contents(readme: str) -> dict[str, str]:
-    """The text between each block's markers, as the README has it."""
-    return {name: readme[readme.find(start) + len(start) + 1 : readme.find(end) - 1] for name, (start, end) in BLOCKS.items()}
+    """The text between each block's markers, as the README has it, for the blocks it has."""
+    bounds = {name: (readme.find(start), len(start), readme.find(end)) for name, (start, end) in BLOCKS.items()}
+    return {name: readme[start + length + 1 : end - 1] for name, (start, length, end) in bounds.items() if start >= 0}
 
 
 def with_blocks(readme: str, contents: Mapping[str, str]) -> str:
@@ -218,7 +220,7 @@ def load_definition() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the README's generated blocks are stale")
+    parser.add_argument("--check", action="store_true", help="fail if the README's blocks or the saved answers are stale")
     parser.add_argument("--paths", action="store_true", help="print each path's cost and worst case, change nothing")
     args = parser.parse_args(argv)
     if args.paths:
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     for path in stale:
         path.write_text(files[path], encoding="utf-8")
-    print(f"{names}: {'rewritten' if stale else 'current'} (the README's blocks, the saved answers)")
+    print(f"{names}: {'rewritten' if stale else 'current'}")
     return 0
 
 

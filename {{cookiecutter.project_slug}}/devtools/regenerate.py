@@ -1,11 +1,12 @@
-"""``make regenerate``: render the project again with changed answers, and merge it all or not at all.
+"""``make regenerate``: render the project again with changed answers, merged all or not at all.
 
 cruft renders the template from the saved answers and from the new ones. Its own last step, one
-``git apply`` of the whole difference, falls back to ``.rej`` files when a single file does not
-apply, and git's rename detection can pair a removed step's files with a new one's. Here each file
-that differs between the two renderings is merged on its own, by path, with ``git merge-file``,
-and nothing is written unless every file merges. The definition and the README's blocks are not
-merged: ``make definition`` rebuilds them from the merged ``saga.py``.
+``git apply`` of the whole difference, leaves ``.rej`` files everywhere when one file does not
+apply, and git's rename detection can pair a removed item's files with a new one's. Here each file
+that differs between the two renderings is merged on its own, by path, with ``git merge-file``, and
+nothing is written unless every file merges. A removed item's files go even when edited: the tree
+was committed, so the commit keeps them. The definition and the README's blocks are not merged:
+``make definition`` rebuilds them from the merged ``saga.py``.
 """
 
 import argparse
@@ -15,7 +16,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,50 +29,45 @@ from cookiecutter.exceptions import FailedHookException  # type: ignore[import-u
 from devtools import readme
 
 PROJECT_DIR = readme.PROJECT_DIR
-# Rebuilt from saga.py after the merge, never merged.
-DEFINITION = "statemachine/saga.asl.json"
+DEFINITION_FILE = "statemachine/saga.asl.json"
 # What `make definition` runs.
 DEFINITION_MODULES = ("infra.definition", "devtools.readme")
-ITEM_ANSWERS = ("services", "compensations", "consumers")
 
 
 @dataclass
 class Merge:
-    """What the change does to each file of the project, before anything is written."""
+    """The change, file by file, before anything is written: None deletes the file."""
 
     writes: dict[str, bytes | None] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
     in_the_way: list[str] = field(default_factory=list)
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True, check=True).stdout
+def git(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)  # noqa: S603, S607
 
 
-def merged_text(path: str, ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
-    """``ours`` with the change from ``base`` to ``theirs``, or None where both change the same lines."""
+def merged(path: str, mine: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """Your file with the change from ``base`` to ``theirs``; None where both change the same lines."""
     with tempfile.TemporaryDirectory() as folder:
-        files = [Path(folder, name) for name in ("ours", "base", "theirs")]
-        for file, text in zip(files, (ours, base, theirs), strict=True):
-            file.write_bytes(text)
+        for name, text in {"mine": mine, "base": base, "theirs": theirs}.items():
+            Path(folder, name).write_bytes(text)
         labels = ["-L", f"{path} (yours)", "-L", "before", "-L", "after"]
-        merged = subprocess.run(["git", "merge-file", "-p", *labels, *map(str, files)], capture_output=True, check=False)
-    return merged.stdout if merged.returncode == 0 else None
+        result = git("merge-file", "-p", *labels, "mine", "base", "theirs", cwd=Path(folder))
+    return result.stdout if result.returncode == 0 else None
 
 
 def plan(old: Path, new: Path, head: str) -> Merge:
     """Merge the change from the ``old`` rendering to the ``new`` one into the project, in memory."""
     merge = Merge()
-    rendered = {path.relative_to(root).as_posix() for root in (old, new) for path in root.rglob("*") if path.is_file()}
-    for path in sorted(rendered - {DEFINITION}):
-        before, after, ours = (root / path for root in (old, new, PROJECT_DIR))
-        base, theirs = (file.read_bytes() if file.is_file() else None for file in (before, after))
-        mine = ours.read_bytes() if ours.is_file() else None
+    paths = {file.relative_to(root).as_posix() for root in (old, new) for file in root.rglob("*") if file.is_file()}
+    for path in sorted(paths - {DEFINITION_FILE}):
+        files = [root / path for root in (old, new, PROJECT_DIR)]
+        base, theirs, mine = (file.read_bytes() if file.is_file() else None for file in files)
         if path == "README.md" and base and theirs and mine:
-            # The blocks as the project has them: make definition rewrites them after the merge.
-            blocks = readme.block_contents(mine.decode())
+            blocks = readme.block_contents(mine.decode())  # as the project has them, rebuilt afterwards
             base, theirs = (readme.with_blocks(text.decode(), blocks).encode() for text in (base, theirs))
-        if base == theirs or mine == theirs:
+        if theirs in (base, mine):
             continue
         if theirs is None:
             merge.writes[path] = None
@@ -81,15 +76,12 @@ def plan(old: Path, new: Path, head: str) -> Merge:
             merge.writes[path] = theirs
             merge.report.append(f"added    {path}")
         elif base is None or mine is None:
-            merge.in_the_way.append(f"{path}: {'exists already' if mine else 'you deleted it'}, and the change writes it")
-        elif mine == base:
-            merge.writes[path] = theirs
-            merge.report.append(f"updated  {path}")
-        elif (text := merged_text(path, mine, base, theirs)) is not None:
-            merge.writes[path] = text
-            merge.report.append(f"merged   {path} (with your edits)")
-        else:
+            merge.in_the_way.append(f"{path}: the change writes it, and {'it exists' if mine else 'you deleted it'}")
+        elif (text := theirs if mine == base else merged(path, mine, base, theirs)) is None:
             merge.in_the_way.append(f"{path}: your edits and the change touch the same lines")
+        else:
+            merge.writes[path] = text
+            merge.report.append(f"updated  {path}" if mine == base else f"merged   {path} (with your edits)")
     return merge
 
 
@@ -98,87 +90,74 @@ def write(merge: Merge, new: Path) -> None:
         target = PROJECT_DIR / path
         if text is None:
             target.unlink()
-            for folder in target.parents:
+            for folder in target.parents:  # a removed step's migrations folder goes with its file
                 if folder == PROJECT_DIR or any(folder.iterdir()):
                     break
                 folder.rmdir()
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(text)
-            shutil.copymode(new / path, target)
+            target.chmod((new / path).stat().st_mode)
 
 
-def gone_names(old: Path, new: Path) -> set[str]:
-    """The steps, compensations and consumers the old answers name and the new ones do not."""
+def gone_and_yours(old: Path, new: Path) -> tuple[set[str], list[str]]:
+    """The steps, compensations and consumers gone, and your files: those not as the template renders them."""
 
     def names(rendering: Path) -> set[str]:
         answers = json.loads((rendering / ".cookiecutter.json").read_text(encoding="utf-8"))
-        return set(re.findall(r"\w+", " ".join(answers[key] for key in ITEM_ANSWERS)))
+        return set(re.findall(r"\w+", " ".join(answers[key] for key in ("services", "compensations", "consumers"))))
 
-    return names(old) - names(new)
-
-
-def yours(new: Path) -> list[Path]:
-    """The project's files that are not as the template renders them: those that may hold your code."""
-    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    pairs = [(PROJECT_DIR / path, new / path) for path in listed if path]
-    return [file for file, rendered in pairs if file.is_file() and not (rendered.is_file() and filecmp.cmp(file, rendered))]
+    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout.decode().split("\0")
+    answers_files = {file.name for file in readme.ANSWERS_FILES}  # rewritten from saga.py afterwards
+    files = [path for path in listed if (PROJECT_DIR / path).is_file() and path not in answers_files]
+    yours = [path for path in files if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)]
+    return names(old) - names(new), yours
 
 
-def still_named(names: set[str], files: list[Path]) -> list[str]:
-    texts = {file: file.read_text(encoding="utf-8", errors="replace") for file in files if file.is_file()}
-    return [
-        f"{name} is gone, but {file.relative_to(PROJECT_DIR)} still names it"
-        for name in sorted(names)
-        for file, text in texts.items()
-        if re.search(rf"\b{name}\b", text)
-    ]
+def still_named(gone: set[str], yours: list[str]) -> list[str]:
+    texts = {path: (PROJECT_DIR / path).read_text(encoding="utf-8", errors="replace") for path in yours}
+    found = [(name, path) for name in sorted(gone) for path, text in texts.items() if re.search(rf"\b{name}\b", text)]
+    return [f"{name} is gone, but {path} still names it" for name, path in found]
 
 
 def regenerate(variables: dict[str, str]) -> int:
-    head = git("rev-parse", "--short", "HEAD").strip()
+    head = git("rev-parse", "--short", "HEAD").stdout.decode().strip()
     merges: list[Merge] = []
-    gone: set[str] = set()
-    own: list[Path] = []
+    leftovers: list[tuple[set[str], list[str]]] = []
 
     def apply(old: Path, new: Path, *_: object) -> bool:
-        """cruft's last step: write the change if every file merges, otherwise nothing."""
-        merge = plan(old, new, head)
-        merges.append(merge)
+        """Replaces cruft's last step: write the change if every file merges, otherwise nothing."""
+        merges.append(merge := plan(old, new, head))
         if not merge.in_the_way:
             write(merge, new)
-            gone.update(gone_names(old, new))
-            own.extend(yours(new))
+            leftovers.append(gone_and_yours(old, new))
         return not merge.in_the_way
 
-    # A refused answer is the hook's ERROR line alone, without cookiecutter's traceback under it.
-    logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)
+    logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # its traceback under the hook's ERROR line
     try:
         with mock.patch.object(importlib.import_module("cruft._commands.update"), "_apply_project_updates", apply):
             cruft.update(PROJECT_DIR, skip_apply_ask=True, extra_context=variables)
     except FailedHookException:
-        return 1  # The template refused an answer, and its hook said why on the line above.
+        return 1  # the template refused an answer; its hook printed the ERROR line
     merge = merges[0] if merges else Merge()
     if merge.in_the_way:
-        print("ERROR: nothing changed; these files are in the way (make them take the change, or undo your edits there, commit, and run it again):", file=sys.stderr)
+        print("ERROR: nothing changed; take the change into these files, commit, and run it again:", file=sys.stderr)
         print("\n".join(f"  {line}" for line in merge.in_the_way), file=sys.stderr)
         return 1
     environment = {**os.environ, "PYTHONPATH": "src"}
-    rebuilt = [
-        subprocess.run([sys.executable, "-m", module], cwd=PROJECT_DIR, env=environment, check=False)
-        for module in DEFINITION_MODULES
-    ]
-    if any(run.returncode for run in rebuilt):
-        git("reset", "--quiet", "--hard")
-        git("clean", "--quiet", "-d", "--force")
-        print("ERROR: nothing changed; the merged project's definition failed to build (above)", file=sys.stderr)
-        return 1
-    print("\n".join([*merge.report, *still_named(gone, own)]) or "Nothing to change.")
+    for module in DEFINITION_MODULES:
+        command = [sys.executable, "-m", module]
+        if subprocess.run(command, cwd=PROJECT_DIR, env=environment, check=False).returncode:  # noqa: S603
+            git("reset", "--quiet", "--hard")
+            git("clean", "--quiet", "-d", "--force")
+            print(f"ERROR: nothing changed; {module} failed on the merged project (above)", file=sys.stderr)
+            return 1
+    print("\n".join(merge.report + [line for args in leftovers for line in still_named(*args)]) or "Nothing to change.")
     return 0
 
 
 def refusal(variables: object) -> str | None:
-    """Why the change cannot start, if it cannot; the template itself judges the answers' values."""
+    """Why the change cannot start, if it cannot; the template's hooks judge the answers' values."""
     cruft_file = PROJECT_DIR / ".cruft.json"
     if not cruft_file.is_file():
         return "the project has no .cruft.json: create it with `cruft create`, or link it with `cruft link`"
@@ -188,7 +167,7 @@ def refusal(variables: object) -> str | None:
     answers = [key for key in saved if not key.startswith("_")]
     if unknown := sorted(set(variables) - set(answers)):
         return f"{unknown[0]!r} is not an answer of this project; its answers are: {', '.join(answers)}"
-    if git("status", "--porcelain"):
+    if git("status", "--porcelain").stdout:
         return "commit or stash your changes first: it merges into a clean tree"
     return None
 
