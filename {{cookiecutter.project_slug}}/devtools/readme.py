@@ -11,7 +11,6 @@ Prices are the one place in the project where dollars are written down.
 """
 
 import argparse
-import itertools
 import json
 import sys
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from infra import limits
 from infra.config import LAMBDA_ARCHITECTURE, LAMBDA_MEMORY_MB
 from infra.definition import DEFINITION_FILE, saga_timing
 from {{ cookiecutter.package_name }} import saga
+from {{ cookiecutter.package_name }}.naming import Step
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 README_FILE = PROJECT_DIR / "README.md"
@@ -132,44 +132,38 @@ def steps_block() -> str:
     return "\n".join(lines)
 
 
-def new_step() -> tuple[str, str]:
-    """The examples' new step and its compensation: names no step, compensation or consumer has yet."""
+def new_step() -> Step:
+    """The examples' new step, compensated: names no step, compensation or consumer has yet."""
     taken = {name for step in saga.STEPS for name in (step.name, step.compensation)}
     taken |= {consumer.name for consumer in saga.CONSUMERS}
-    suffixes = itertools.chain([""], (f"_{number}" for number in itertools.count(2)))
-    suffix = next(suffix for suffix in suffixes if not {f"fraud_check{suffix}", f"clear_fraud_hold{suffix}"} & taken)
-    return f"fraud_check{suffix}", f"clear_fraud_hold{suffix}"
+    suffixes = ("", *(f"_{number}" for number in range(2, 99)))
+    suffix = next(end for end in suffixes if not {f"fraud_check{end}", f"clear_fraud_hold{end}"} & taken)
+    return Step(f"fraud_check{suffix}", compensation=f"clear_fraud_hold{suffix}")
 
 
 def new_step_block() -> str:
-    step, compensation = new_step()
-    package = "src/{{ cookiecutter.package_name }}"
+    step, package = new_step(), "src/{{ cookiecutter.package_name }}"
     return (
         f"1. Add it to `STEPS` in `{package}/saga.py`, where it belongs in the order, with\n"
-        f'   its compensation if it has one: `Step("{step}", compensation="{compensation}")`.\n'
-        f"2. Write `{package}/steps/{step}.py` with `execute` and\n"
-        f"   `{compensation}` (copy a step that has a compensation), and its table's migration,\n"
-        f"   `{package}/database/migrations/{step}/0001_create_{step}.sql`."
+        f'   its compensation if it has one: `Step("{step.name}", compensation="{step.compensation}")`.\n'
+        f"2. Write `{package}/steps/{step.name}.py` with `execute` and\n"
+        f"   `{step.compensation}` (copy a step that has a compensation), and its table's migration,\n"
+        f"   `{package}/database/migrations/{step.name}/0001_create_{step.name}.sql`."
     )
 
 
 def regenerate_block() -> str:
-    """``make regenerate`` adding the new step after the first one, with its compensation."""
-    step, compensation = new_step()
-    steps = [(each.name, each.compensation) for each in saga.STEPS]
-    steps.insert(1, (step, compensation))
-    variables = {
-        "services": ", ".join(name for name, _ in steps),
-        "compensations": ", ".join(f"{name}={undo}" for name, undo in steps if undo),
-    }
+    """``make regenerate`` adding the new step after the first one."""
+    variables = answers((saga.STEPS[0], new_step(), *saga.STEPS[1:]))
+    del variables["consumers"]
     return f"```sh\nmake regenerate VARIABLES='{json.dumps(variables)}'\n```"
 
 
-def answers() -> dict[str, str]:
-    """The answers ``saga.py`` now decides, written as the template's questions take them."""
+def answers(steps: tuple[Step, ...] = saga.STEPS) -> dict[str, str]:
+    """The answers ``saga.py`` decides, written as the template's questions take them."""
     return {
-        "services": ", ".join(step.name for step in saga.STEPS),
-        "compensations": ", ".join(f"{step.name}={step.compensation}" for step in saga.STEPS if step.compensation),
+        "services": ", ".join(step.name for step in steps),
+        "compensations": ", ".join(f"{step.name}={step.compensation}" for step in steps if step.compensation),
         "consumers": ", ".join(consumer.name for consumer in saga.CONSUMERS),
     }
 
