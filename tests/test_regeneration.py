@@ -35,6 +35,7 @@ REMOVED = {
 LOGIC_EDIT = '\n\nSANDBOX_ACQUIRER = "acquirer-sandbox"  # kept across regenerations\n'
 README_EDIT = "\n## Team notes\n\nPayments go through the acquirer's sandbox first.\n"
 FRAUD_EDIT = "\n\nRISK_THRESHOLD = 0.8  # tuned by the fraud team\n"
+SAGA_EDIT = "# Payment first: nothing is reserved for an unpaid order.\n"
 HAND_EDIT = "\n\n# Reviewed by the team.\n"
 SHIPPING_DOC = ('"""Do the shipping work of one saga.', '"""Book the parcel with our carrier.')
 
@@ -341,7 +342,8 @@ def add_step_by_hand(project: Path) -> str:
     )
     (package / "database" / "migrations" / step).mkdir()
     migration = (package / "database" / "migrations" / "shipping" / "0001_create_shipping.sql").read_text()
-    (package / "database" / "migrations" / step / f"0001_create_{step}.sql").write_text(migration.replace("shipping", step))
+    created = package / "database" / "migrations" / step / f"0001_create_{step}.sql"
+    created.write_text(migration.replace("shipping", step))
     environment = {"VIRTUAL_ENV": str(Path(tool("python")).parent.parent)}
     made = run(["make", "definition"], project, env=environment)
     assert made.returncode == 0, made.stdout + made.stderr
@@ -358,7 +360,7 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
     append(package / "consumers" / "analytics.py", HAND_EDIT)
     append(project / "README.md", README_EDIT)
     saga = package / "saga.py"
-    saga.write_text(saga.read_text().replace("\nSTEPS:", "\n# Payment first: nothing is reserved for an unpaid order.\nSTEPS:"))
+    saga.write_text(saga.read_text().replace("\nSTEPS:", f"\n{SAGA_EDIT}STEPS:"))
     # The memory size feeds the README's paths table: every later change would conflict in it.
     config = project / "infra" / "config.py"
     assert "LAMBDA_MEMORY_MB = 512" in config.read_text()
@@ -380,7 +382,8 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
     with subtests.test("a consumer added and another removed in one change: no code moves"):
         output = change("consumers", {"consumers": "notifications, audit_log"})
         audit_log = (package / "consumers" / "audit_log.py").read_text()
-        assert HAND_EDIT not in audit_log and "analytics" not in audit_log
+        assert HAND_EDIT not in audit_log
+        assert "analytics" not in audit_log
         assert not (package / "consumers" / "analytics.py").exists()
         assert not (project / "tests" / "consumers" / "test_analytics.py").exists()
         assert "removed  src/order_saga/consumers/analytics.py (your edits are in commit" in output
@@ -395,23 +398,25 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
 
     with subtests.test("an edited step removed: its files go, the commit that has them is named"):
         edited = git(project, "rev-parse", "--short", "HEAD").strip()
-        output = change("remove", {"services": f"{hand_step}, payment, shipping, loyalty", "compensations": "payment=cancel_payment"})
+        steps = f"{hand_step}, payment, shipping, loyalty"
+        output = change("remove", {"services": steps, "compensations": "payment=cancel_payment"})
         for name in service_files("order_saga", "inventory"):
             assert not (project / name).exists(), name
             assert f"removed  {name}" in output
         assert f"src/order_saga/steps/inventory.py (your edits are in commit {edited})" in output
-        assert "# Payment first" in saga.read_text()
+        assert SAGA_EDIT in saga.read_text()
 
     with subtests.test("steps reordered"):
         change("reorder", {"services": f"{hand_step}, payment, loyalty, shipping"})
         assert [name for name, _ in saga_steps(project)] == [hand_step, "payment", "loyalty", "shipping"]
 
     with subtests.test("a compensation renamed: the module's function follows, the callers it cannot see are named"):
-        append(project / "tests" / "steps" / "test_payment.py", "\n\n# cancel_payment is called by our support tool too.\n")
+        append(project / "tests" / "steps" / "test_payment.py", "\n\n# cancel_payment: support calls it too.\n")
         commit_all(project, "A note")
         output = change("rename", {"compensations": "payment=refund_payment"})
         logic = (package / "steps" / "payment.py").read_text()
-        assert "def refund_payment(" in logic and "def cancel_payment(" not in logic
+        assert "def refund_payment(" in logic
+        assert "def cancel_payment(" not in logic
         assert logic.endswith(LOGIC_EDIT)
         assert "cancel_payment is gone, but tests/steps/test_payment.py still names it" in output
 
@@ -423,7 +428,8 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
         code, output = regenerate(project, json.dumps({"compensations": "payment=void_payment"}))
         assert code != 0
         assert "src/order_saga/steps/payment.py: your edits and the change touch the same lines" in output
-        assert git(project, "status", "--porcelain") == "" and git(project, "rev-parse", "HEAD") == before
+        assert git(project, "status", "--porcelain") == ""
+        assert git(project, "rev-parse", "HEAD") == before
         assert cruft_answers(project)["compensations"] == "payment=refund_payment"
 
     with subtests.test("the tests of its steps, consumers and saga pass, the hand-added step's among them"):
