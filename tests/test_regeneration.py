@@ -2,6 +2,8 @@
 
 With cruft, the project is re-rendered from its old and its new answers and the difference is
 merged into the user's tree: new steps are wired in, removed ones disappear, the user's edits stay.
+The project's ``make regenerate`` has cruft render both and merges each file on its own, all or
+nothing, then rebuilds the definition, the README's blocks and the saved answers.
 With plain cookiecutter, re-rendering from the saved answers over the project rewrites every
 generated file, writes user-owned files only when they are missing, and deletes nothing.
 """

@@ -214,7 +214,7 @@ def load_definition() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the README's blocks or the saved answers are stale")
+    parser.add_argument("--check", action="store_true", help="fail if the README or the saved answers are stale")
     parser.add_argument("--paths", action="store_true", help="print each path's cost and worst case, change nothing")
     args = parser.parse_args(argv)
     if args.paths:

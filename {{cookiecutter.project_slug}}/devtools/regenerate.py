@@ -36,30 +36,30 @@ DEFINITION_MODULES = ("infra.definition", "devtools.readme")
 
 @dataclass
 class Merge:
-    """The change, file by file, before anything is written: None deletes the file."""
+    """The change, file by file (None deletes the file), before anything is written; what it leaves."""
 
     writes: dict[str, bytes | None] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
     in_the_way: list[str] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)  # steps, compensations and consumers
+    yours: list[str] = field(default_factory=list)  # files that are not as the template renders them
 
 
 def git(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)  # noqa: S603, S607
 
 
-def merged(path: str, mine: bytes, base: bytes, theirs: bytes) -> bytes | None:
+def merged(mine: bytes, base: bytes, theirs: bytes) -> bytes | None:
     """Your file with the change from ``base`` to ``theirs``; None where both change the same lines."""
     with tempfile.TemporaryDirectory() as folder:
         for name, text in {"mine": mine, "base": base, "theirs": theirs}.items():
             Path(folder, name).write_bytes(text)
-        labels = ["-L", f"{path} (yours)", "-L", "before", "-L", "after"]
-        result = git("merge-file", "-p", *labels, "mine", "base", "theirs", cwd=Path(folder))
+        result = git("merge-file", "-p", "mine", "base", "theirs", cwd=Path(folder))
     return result.stdout if result.returncode == 0 else None
 
 
-def plan(old: Path, new: Path, head: str) -> Merge:
+def plan(merge: Merge, old: Path, new: Path, head: str) -> None:
     """Merge the change from the ``old`` rendering to the ``new`` one into the project, in memory."""
-    merge = Merge()
     paths = {file.relative_to(root).as_posix() for root in (old, new) for file in root.rglob("*") if file.is_file()}
     for path in sorted(paths - {DEFINITION_FILE}):
         files = [root / path for root in (old, new, PROJECT_DIR)]
@@ -77,12 +77,11 @@ def plan(old: Path, new: Path, head: str) -> Merge:
             merge.report.append(f"added    {path}")
         elif base is None or mine is None:
             merge.in_the_way.append(f"{path}: the change writes it, and {'it exists' if mine else 'you deleted it'}")
-        elif (text := theirs if mine == base else merged(path, mine, base, theirs)) is None:
+        elif (text := theirs if mine == base else merged(mine, base, theirs)) is None:
             merge.in_the_way.append(f"{path}: your edits and the change touch the same lines")
         else:
             merge.writes[path] = text
             merge.report.append(f"updated  {path}" if mine == base else f"merged   {path} (with your edits)")
-    return merge
 
 
 def write(merge: Merge, new: Path) -> None:
@@ -100,37 +99,40 @@ def write(merge: Merge, new: Path) -> None:
             target.chmod((new / path).stat().st_mode)
 
 
-def gone_and_yours(old: Path, new: Path) -> tuple[set[str], list[str]]:
-    """The steps, compensations and consumers gone, and your files: those not as the template renders them."""
+def leftovers(merge: Merge, old: Path, new: Path) -> None:
+    """What a removed item may leave: its names, and your files, in which to look for them afterwards."""
 
     def names(rendering: Path) -> set[str]:
         answers = json.loads((rendering / ".cookiecutter.json").read_text(encoding="utf-8"))
         return set(re.findall(r"\w+", " ".join(answers[key] for key in ("services", "compensations", "consumers"))))
 
+    merge.gone = names(old) - names(new)
     listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout.decode().split("\0")
     answers_files = {file.name for file in readme.ANSWERS_FILES}  # rewritten from saga.py afterwards
     files = [path for path in listed if (PROJECT_DIR / path).is_file() and path not in answers_files]
-    yours = [path for path in files if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)]
-    return names(old) - names(new), yours
+    merge.yours = [
+        path for path in files if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)
+    ]
 
 
-def still_named(gone: set[str], yours: list[str]) -> list[str]:
-    texts = {path: (PROJECT_DIR / path).read_text(encoding="utf-8", errors="replace") for path in yours}
-    found = [(name, path) for name in sorted(gone) for path, text in texts.items() if re.search(rf"\b{name}\b", text)]
+def still_named(merge: Merge) -> list[str]:
+    texts = {path: (PROJECT_DIR / path).read_text(encoding="utf-8", errors="replace") for path in merge.yours}
+    found = [
+        (name, path) for name in sorted(merge.gone) for path, text in texts.items() if re.search(rf"\b{name}\b", text)
+    ]
     return [f"{name} is gone, but {path} still names it" for name, path in found]
 
 
 def regenerate(variables: dict[str, str]) -> int:
     head = git("rev-parse", "--short", "HEAD").stdout.decode().strip()
-    merges: list[Merge] = []
-    leftovers: list[tuple[set[str], list[str]]] = []
+    merge = Merge()
 
     def apply(old: Path, new: Path, *_: object) -> bool:
         """Replaces cruft's last step: write the change if every file merges, otherwise nothing."""
-        merges.append(merge := plan(old, new, head))
+        plan(merge, old, new, head)
         if not merge.in_the_way:
             write(merge, new)
-            leftovers.append(gone_and_yours(old, new))
+            leftovers(merge, old, new)
         return not merge.in_the_way
 
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # its traceback under the hook's ERROR line
@@ -139,7 +141,6 @@ def regenerate(variables: dict[str, str]) -> int:
             cruft.update(PROJECT_DIR, skip_apply_ask=True, extra_context=variables)
     except FailedHookException:
         return 1  # the template refused an answer; its hook printed the ERROR line
-    merge = merges[0] if merges else Merge()
     if merge.in_the_way:
         print("ERROR: nothing changed; take the change into these files, commit, and run it again:", file=sys.stderr)
         print("\n".join(f"  {line}" for line in merge.in_the_way), file=sys.stderr)
@@ -152,7 +153,7 @@ def regenerate(variables: dict[str, str]) -> int:
             git("clean", "--quiet", "-d", "--force")
             print(f"ERROR: nothing changed; {module} failed on the merged project (above)", file=sys.stderr)
             return 1
-    print("\n".join(merge.report + [line for args in leftovers for line in still_named(*args)]) or "Nothing to change.")
+    print("\n".join(merge.report + still_named(merge)) or "Nothing to change.")
     return 0
 
 
