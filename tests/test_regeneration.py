@@ -320,10 +320,15 @@ def assert_consistent(project: Path) -> None:
     for module in ("infra.definition", "devtools.readme"):
         checked = run([tool("python"), "-m", module, "--check"], project, env={"PYTHONPATH": "src"})
         assert checked.returncode == 0, checked.stdout + checked.stderr
-    steps = saga_steps(project)
+    declared = answers(saga_steps(project))
     for saved in (json.loads((project / ".cookiecutter.json").read_text()), cruft_answers(project)):
-        assert saved["services"] == ", ".join(name for name, _ in steps)
-        assert saved["compensations"] == ", ".join(f"{name}={undo}" for name, undo in steps if undo)
+        assert {key: saved[key] for key in declared} == declared
+
+
+def answers(steps: list[tuple[str, str | None]]) -> dict[str, str]:
+    """The services and compensations answers that declare these steps."""
+    compensations = ", ".join(f"{name}={undo}" for name, undo in steps if undo)
+    return {"services": ", ".join(name for name, _ in steps), "compensations": compensations}
 
 
 def cruft_answers(project: Path) -> dict[str, str]:
@@ -390,18 +395,21 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
         assert not (project / "tests" / "consumers" / "test_analytics.py").exists()
         assert "removed  src/order_saga/consumers/analytics.py (your edits are in commit" in output
 
-    with subtests.test("a step added after the setting that feeds the README changed"):
-        steps = f"{hand_step}, payment, inventory, shipping, loyalty"
-        change("add", {"services": steps, "compensations": cruft_answers(project)["compensations"]})
-        assert [name for name, _ in saga_steps(project)] == steps.split(", ")
-        for name in service_files("order_saga", "loyalty"):
+    with subtests.test("the README's example adds a step it does not have, after a setting that feeds the README"):
+        example = re.search(r"make regenerate VARIABLES='(.+)'", (project / "README.md").read_text())
+        assert example is not None
+        added = json.loads(example.group(1))
+        new_step = added["services"].split(", ")[1]
+        assert new_step not in dict(saga_steps(project))
+        change("add", added)
+        assert [name for name, _ in saga_steps(project)] == added["services"].split(", ")
+        for name in service_files("order_saga", new_step):
             assert (project / name).is_file(), name
         assert "bills 100 ms at 1024 MB" in (project / "README.md").read_text()
 
     with subtests.test("an edited step removed: its files go, the commit that has them is named"):
         edited = git(project, "rev-parse", "--short", "HEAD").strip()
-        steps = f"{hand_step}, payment, shipping, loyalty"
-        output = change("remove", {"services": steps, "compensations": "payment=cancel_payment"})
+        output = change("remove", answers([step for step in saga_steps(project) if step[0] != "inventory"]))
         for name in service_files("order_saga", "inventory"):
             assert not (project / name).exists(), name
             assert f"removed  {name}" in output
@@ -409,13 +417,15 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
         assert SAGA_EDIT in saga.read_text()
 
     with subtests.test("steps reordered"):
-        change("reorder", {"services": f"{hand_step}, payment, loyalty, shipping"})
-        assert [name for name, _ in saga_steps(project)] == [hand_step, "payment", "loyalty", "shipping"]
+        reordered = saga_steps(project)[::-1]
+        change("reorder", answers(reordered))
+        assert saga_steps(project) == reordered
 
     with subtests.test("a compensation renamed: the module's function follows, the callers it cannot see are named"):
         append(project / "tests" / "steps" / "test_payment.py", "\n\n# cancel_payment: support calls it too.\n")
         commit_all(project, "A note")
-        output = change("rename", {"compensations": "payment=refund_payment"})
+        renamed = [(name, "refund_payment" if name == "payment" else undo) for name, undo in saga_steps(project)]
+        output = change("rename", answers(renamed))
         logic = (package / "steps" / "payment.py").read_text()
         assert "def refund_payment(" in logic
         assert "def cancel_payment(" not in logic
@@ -426,13 +436,13 @@ def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_n
         logic = package / "steps" / "payment.py"
         logic.write_text(logic.read_text().replace("def refund_payment(", "def refund_payment(  # ours\n   "))
         commit_all(project, "Our clashing edit")
-        before = git(project, "rev-parse", "HEAD")
+        before, saved = git(project, "rev-parse", "HEAD"), cruft_answers(project)
         code, output = regenerate(project, json.dumps({"compensations": "payment=void_payment"}))
         assert code != 0
         assert "src/order_saga/steps/payment.py: your edits and the change touch the same lines" in output
         assert git(project, "status", "--porcelain") == ""
         assert git(project, "rev-parse", "HEAD") == before
-        assert cruft_answers(project)["compensations"] == "payment=refund_payment"
+        assert cruft_answers(project) == saved
 
     with subtests.test("the tests of its steps, consumers and saga pass, the hand-added step's among them"):
         project_tests(project, "tests/steps", "tests/consumers", "tests/test_steps.py", "tests/test_consumers.py")
