@@ -2,6 +2,8 @@
 
 With cruft, the project is re-rendered from its old and its new answers and the difference is
 merged into the user's tree: new steps are wired in, removed ones disappear, the user's edits stay.
+The project's ``make regenerate`` has cruft render both and merges each file on its own, all or
+nothing, then rebuilds the definition, the README's blocks and the saved answers.
 With plain cookiecutter, re-rendering from the saved answers over the project rewrites every
 generated file, writes user-owned files only when they are missing, and deletes nothing.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -34,6 +37,8 @@ REMOVED = {
 LOGIC_EDIT = '\n\nSANDBOX_ACQUIRER = "acquirer-sandbox"  # kept across regenerations\n'
 README_EDIT = "\n## Team notes\n\nPayments go through the acquirer's sandbox first.\n"
 FRAUD_EDIT = "\n\nRISK_THRESHOLD = 0.8  # tuned by the fraud team\n"
+SAGA_EDIT = "# Payment first: nothing is reserved for an unpaid order.\n"
+HAND_EDIT = "\n\n# Reviewed by the team.\n"
 SHIPPING_DOC = ('"""Do the shipping work of one saga.', '"""Book the parcel with our carrier.')
 
 
@@ -119,9 +124,9 @@ def append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
 
 
-def project_tests(project: Path) -> None:
+def project_tests(project: Path, *paths: str) -> None:
     """``make test``, as the README says to run after the steps change: nothing else is needed first."""
-    tested = run([tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    tested = run([tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths], project)
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
 
 
@@ -297,3 +302,164 @@ def test_plain_cookiecutter_rerender_keeps_user_files_overwrites_generated_ones_
     # saga.py now names a compensation that only the user can add to the existing step module.
     assert 'Step("shipping", compensation="cancel_shipment")' in (package / "saga.py").read_text()
     assert "def cancel_shipment(" not in (package / "steps" / "shipping.py").read_text()
+
+
+def regenerate(project: Path, variables: str) -> tuple[int, str]:
+    """``make regenerate VARIABLES=...``, with this environment's interpreter as the project's."""
+    environment = {"VIRTUAL_ENV": str(Path(tool("python")).parent.parent), "VARIABLES": variables}
+    made = run(["make", "--no-print-directory", "regenerate", f"VARIABLES={variables}"], project, env=environment)
+    return made.returncode, made.stdout + made.stderr
+
+
+def assert_consistent(project: Path) -> None:
+    """saga.py, the definition, the README and the saved answers agree; nothing half-merged is left."""
+    assert not git(project, "ls-files", "--unmerged"), "unmerged paths"
+    assert not [path for path in project.rglob("*.rej") if ".venv" not in path.parts]
+    markers = run([*GIT, "grep", "-l", "--untracked", "-e", "^<<<<<<< ", "-e", "^>>>>>>> "], project)
+    assert markers.returncode == 1, f"conflict markers in {markers.stdout}"
+    for module in ("infra.definition", "devtools.readme"):
+        checked = run([tool("python"), "-m", module, "--check"], project, env={"PYTHONPATH": "src"})
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    declared = answers(saga_steps(project))
+    for saved in (json.loads((project / ".cookiecutter.json").read_text()), cruft_answers(project)):
+        assert {key: saved[key] for key in declared} == declared
+
+
+def answers(steps: list[tuple[str, str | None]]) -> dict[str, str]:
+    """The services and compensations answers that declare these steps."""
+    compensations = ", ".join(f"{name}={undo}" for name, undo in steps if undo)
+    return {"services": ", ".join(name for name, _ in steps), "compensations": compensations}
+
+
+def cruft_answers(project: Path) -> dict[str, str]:
+    return json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]  # type: ignore[no-any-return]
+
+
+def add_step_by_hand(project: Path) -> str:
+    """The README's "Adding a step by hand", with the name its example gives, after the first step."""
+    readme = (project / "README.md").read_text()
+    example = re.search(r'`Step\("(\w+)", compensation="(\w+)"\)`', readme)
+    assert example is not None
+    step = example.group(1)
+    package = project / "src" / "order_saga"
+    saga = package / "saga.py"
+    saga.write_text(saga.read_text().replace('    Step("payment"', f'    Step("{step}"),\n    Step("payment"'))
+    (package / "steps" / f"{step}.py").write_text(
+        (package / "steps" / "shipping.py").read_text().replace("shipping", step) + HAND_EDIT
+    )
+    (package / "database" / "migrations" / step).mkdir()
+    migration = (package / "database" / "migrations" / "shipping" / "0001_create_shipping.sql").read_text()
+    created = package / "database" / "migrations" / step / f"0001_create_{step}.sql"
+    created.write_text(migration.replace("shipping", step))
+    environment = {"VIRTUAL_ENV": str(Path(tool("python")).parent.parent)}
+    made = run(["make", "definition"], project, env=environment)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return step
+
+
+def test_make_regenerate_ends_consistent_after_every_kind_of_change_or_changes_nothing(
+    template_repo: Path, tmp_path: Path, subtests: Any
+) -> None:
+    project = create(template_repo, tmp_path)
+    package = project / "src" / "order_saga"
+    append(package / "steps" / "payment.py", LOGIC_EDIT)
+    append(package / "steps" / "inventory.py", HAND_EDIT)
+    append(package / "consumers" / "analytics.py", HAND_EDIT)
+    append(project / "README.md", README_EDIT)
+    saga = package / "saga.py"
+    saga.write_text(saga.read_text().replace("\nSTEPS:", f"\n{SAGA_EDIT}STEPS:"))
+    # The memory size feeds the README's paths table: every later change would conflict in it.
+    config = project / "infra" / "config.py"
+    assert "LAMBDA_MEMORY_MB = 512" in config.read_text()
+    config.write_text(config.read_text().replace("LAMBDA_MEMORY_MB = 512", "LAMBDA_MEMORY_MB = 1024"))
+    hand_step = add_step_by_hand(project)
+    commit_all(project, "Our code, notes and settings; a step by hand")
+    hand_files = {path: (project / path).read_text() for path in service_files("order_saga", hand_step)[:2]}
+    assert cruft_answers(project)["services"].startswith(f"{hand_step}, payment")
+
+    def change(kind: str, variables: dict[str, str]) -> str:
+        code, output = regenerate(project, json.dumps(variables))
+        assert code == 0, output
+        assert_consistent(project)
+        for path, text in hand_files.items():
+            assert (project / path).read_text() == text, f"{kind}: the hand-added step's {path} changed"
+        commit_all(project, kind)
+        return output
+
+    with subtests.test("a consumer added and another removed in one change: no code moves"):
+        output = change("consumers", {"consumers": "notifications, audit_log"})
+        audit_log = (package / "consumers" / "audit_log.py").read_text()
+        assert HAND_EDIT not in audit_log
+        assert "analytics" not in audit_log
+        assert not (package / "consumers" / "analytics.py").exists()
+        assert not (project / "tests" / "consumers" / "test_analytics.py").exists()
+        assert "removed  src/order_saga/consumers/analytics.py (your edits are in commit" in output
+
+    with subtests.test("the README's example adds a step it does not have, after a setting that feeds the README"):
+        example = re.search(r"make regenerate VARIABLES='(.+)'", (project / "README.md").read_text())
+        assert example is not None
+        added = json.loads(example.group(1))
+        new_step = added["services"].split(", ")[1]
+        assert new_step not in dict(saga_steps(project))
+        change("add", added)
+        assert [name for name, _ in saga_steps(project)] == added["services"].split(", ")
+        for name in service_files("order_saga", new_step):
+            assert (project / name).is_file(), name
+        assert "bills 100 ms at 1024 MB" in (project / "README.md").read_text()
+
+    with subtests.test("an edited step removed: its files go, the commit that has them is named"):
+        edited = git(project, "rev-parse", "--short", "HEAD").strip()
+        output = change("remove", answers([step for step in saga_steps(project) if step[0] != "inventory"]))
+        for name in service_files("order_saga", "inventory"):
+            assert not (project / name).exists(), name
+            assert f"removed  {name}" in output
+        assert f"src/order_saga/steps/inventory.py (your edits are in commit {edited})" in output
+        assert SAGA_EDIT in saga.read_text()
+
+    with subtests.test("steps reordered"):
+        reordered = saga_steps(project)[::-1]
+        change("reorder", answers(reordered))
+        assert saga_steps(project) == reordered
+
+    with subtests.test("a compensation renamed: the module's function follows, the callers it cannot see are named"):
+        append(project / "tests" / "steps" / "test_payment.py", "\n\n# cancel_payment: support calls it too.\n")
+        commit_all(project, "A note")
+        renamed = [(name, "refund_payment" if name == "payment" else undo) for name, undo in saga_steps(project)]
+        output = change("rename", answers(renamed))
+        logic = (package / "steps" / "payment.py").read_text()
+        assert "def refund_payment(" in logic
+        assert "def cancel_payment(" not in logic
+        assert logic.endswith(LOGIC_EDIT)
+        assert "cancel_payment is gone, but tests/steps/test_payment.py still names it" in output
+
+    with subtests.test("a clash with the user's edits changes nothing and names the file"):
+        logic = package / "steps" / "payment.py"
+        logic.write_text(logic.read_text().replace("def refund_payment(", "def refund_payment(  # ours\n   "))
+        commit_all(project, "Our clashing edit")
+        before, saved = git(project, "rev-parse", "HEAD"), cruft_answers(project)
+        code, output = regenerate(project, json.dumps({"compensations": "payment=void_payment"}))
+        assert code != 0
+        assert "src/order_saga/steps/payment.py: your edits and the change touch the same lines" in output
+        assert git(project, "status", "--porcelain") == ""
+        assert git(project, "rev-parse", "HEAD") == before
+        assert cruft_answers(project) == saved
+
+    with subtests.test("the tests of its steps, consumers and saga pass, the hand-added step's among them"):
+        project_tests(project, "tests/steps", "tests/consumers", "tests/test_steps.py", "tests/test_consumers.py")
+        project_tests(project, "tests/test_tools.py", "tests/saga/test_failure_matrix.py")
+
+    with subtests.test("bad input gets one ERROR line and changes nothing"):
+        for variables, error in [
+            ("{services", "ERROR: VARIABLES is not JSON"),
+            ('{"step": "x"}', "ERROR: 'step' is not an answer of this project"),
+            ('{"services": "payment, payment"}', "ERROR: service 'payment' is declared twice"),
+        ]:
+            code, output = regenerate(project, variables)
+            assert code != 0
+            assert [line for line in output.splitlines() if line.startswith("ERROR")] == [output.splitlines()[0]]
+            assert output.startswith(error), output
+            assert git(project, "status", "--porcelain") == ""
+        append(project / "README.md", "\nUncommitted.\n")
+        code, output = regenerate(project, '{"consumers": ""}')
+        assert code != 0
+        assert output.splitlines()[0] == "ERROR: commit or stash your changes first: it merges into a clean tree"

@@ -1,5 +1,4 @@
 {%- set saga = cookiecutter | saga_model -%}
-{%- set step = saga.steps[0] -%}
 """The Data API access path, through the local emulation of ``rds-data`` running on a real PostgreSQL."""
 
 import time
@@ -20,9 +19,11 @@ from {{ saga.package_name }}.database import (
     transaction,
 )
 from {{ saga.package_name }}.database.effects import EffectTable
+from {{ saga.package_name }}.saga import STEPS
 
-effects = EffectTable("{{ step.name }}")
-INSERT = 'INSERT INTO "{{ step.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
+STEP = STEPS[0].name
+effects = EffectTable(STEP)
+INSERT = f'INSERT INTO "{STEP}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'  # noqa: S608
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_a_transaction_commits_whole_or_not_at_all(database: LocalDatabase) -> N
     assert effects.find("half") is None
     with transaction():
         execute(INSERT, {"saga_id": "whole", "state": "DONE", "data": {}})
-    assert database.effects("whole")["{{ step.name }}"] == "DONE"
+    assert database.effects("whole")[STEP] == "DONE"
 
 
 def test_the_handlers_open_no_database_connection(database: LocalDatabase) -> None:
@@ -75,9 +76,9 @@ def test_the_saga_waits_out_a_writer_outage_instead_of_compensating(
     unreachable: None, database: LocalDatabase, lambda_context: Any
 ) -> None:
     with pytest.raises(DatabaseNotReady) as raised:
-        handlers.step("{{ step.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+        handlers.step(STEP).handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
     assert type(raised.value).__name__ == "DatabaseNotReady"
-    assert database.effects("saga-outage")["{{ step.name }}"] is None
+    assert database.effects("saga-outage")[STEP] is None
 
 
 @pytest.mark.parametrize("pause", [{"calls": 2}, {"seconds": 0.2}, {}], ids=["calls", "seconds", "until-resumed"])

@@ -1,5 +1,4 @@
 {%- set saga = cookiecutter | saga_model -%}
-{%- set step = saga.steps[0] -%}
 """The RDS Proxy access path, through pgbouncer in transaction pooling mode (the proxy's local stand-in)."""
 
 import socket
@@ -19,9 +18,11 @@ from {{ saga.package_name }} import handlers
 from {{ saga.package_name }}.database import DatabaseNotReady, DatabaseUnavailable, execute, rds_proxy, transaction
 from {{ saga.package_name }}.database.effects import EffectTable
 from {{ saga.package_name }}.runtime import aws
+from {{ saga.package_name }}.saga import STEPS
 
-effects = EffectTable("{{ step.name }}")
-INSERT = 'INSERT INTO "{{ step.name }}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'
+STEP = STEPS[0].name
+effects = EffectTable(STEP)
+INSERT = f'INSERT INTO "{STEP}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'  # noqa: S608
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ def test_the_saga_waits_for_a_database_it_cannot_connect_to(
 ) -> None:
     proxy.kill()
     with pytest.raises(DatabaseNotReady) as raised:
-        handlers.step("{{ step.name }}").handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
+        handlers.step(STEP).handlers["action"]({"saga_id": "saga-outage", "payload": {}}, lambda_context)
     assert type(raised.value).__name__ == "DatabaseNotReady"
     proxy.start()
-    assert database.effects("saga-outage")["{{ step.name }}"] is None
+    assert database.effects("saga-outage")[STEP] is None

@@ -143,7 +143,7 @@ def test_the_happy_path_runs_every_step_once(harness: "SagaHarness") -> None:
         {"saga_id": "", "payload": {}},
         {"saga_id": "text-payload", "payload": "not an object"},
         {"saga_id": "null-payload", "payload": None},
-        {"saga_id": "forged-results", "payload": {}, "results": {"{{ saga.steps[0].name }}": {"status": "DONE"}}},
+        {"saga_id": "forged-results", "payload": {}, "results": {STEPS[0].name: {"status": "DONE"}}},
         ["not", "an", "object"],
     ],
 )
