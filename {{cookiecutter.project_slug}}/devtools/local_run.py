@@ -8,6 +8,7 @@ readable trace; ``--json`` prints one JSON object on stdout and nothing else the
     python -m devtools.local_run --fail STEP:timeout
     python -m devtools.local_run --fail STEP:transient --fail-compensation COMPENSATION --json
     python -m devtools.local_run --fault db-paused:20 --fault duplicate
+    python -m devtools.local_run --fail STEP:crash --fault rerun --json
     python -m devtools.local_run --input saga.json
 """
 
@@ -56,7 +57,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="FAULT",
-        help="reproduce a behaviour of AWS: duplicate, retried-invocation:STEP, store-unavailable:STEP, "
+        help="reproduce a behaviour of AWS: duplicate, rerun, retried-invocation:STEP, store-unavailable:STEP, "
         "db-paused:SECONDS, integration:dynamodb|events|sqs (repeatable; see devtools/harness/faults.py)",
     )
     parser.add_argument("--input", type=Path, help='a JSON file with the input: {"saga_id": ..., "payload": {...}}')
@@ -96,13 +97,14 @@ def quiet_handlers() -> Iterator[None]:
 
 
 def summary(run: "SagaRun") -> dict[str, Any]:
-    """The report of one run: what ``--json`` prints, and what the trace ends with."""
+    """The report of one run (and of its re-run, whose calls and events follow its own): what ``--json`` prints."""
+    runs = [run, *([run.rerun] if run.rerun else [])]
     report = {
         "status": run.status,
         "error": run.error,
         "outcome": run.record["status"] if run.record else None,
-        "calls": run.calls,
-        "events": run.event_types,
+        "calls": [call for each in runs for call in each.calls],
+        "events": [event for each in runs for event in each.event_types],
         "dlq_messages": len(run.dlq_messages),
         "state_transitions": run.state_transitions,
         "waited_seconds": round(sum(run.retry_delays), 1),
@@ -111,6 +113,8 @@ def summary(run: "SagaRun") -> dict[str, Any]:
     }
     if run.duplicate is not None:
         report["duplicate"] = {"status": run.duplicate.status, "output": run.duplicate.output}
+    if run.rerun is not None:
+        report["rerun"] = {"status": run.rerun.status, "output": run.rerun.output}
     return report
 
 
@@ -139,6 +143,8 @@ def trace(run: "SagaRun", out: TextIO) -> None:
         print(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state", file=out)
     if run.duplicate is not None:
         print(f"  the duplicate execution ended {run.duplicate.status}: {json.dumps(run.duplicate.output)}", file=out)
+    if (again := run.rerun) is not None:
+        print(f"  the re-run ended {again.status}: {json.dumps(again.output)}, calls {again.calls}", file=out)
     error = f" ({run.error})" if run.error else ""
     outcome = f", saga {run.record['status']}" if run.record else ""
     print(f"execution {run.status}{error}{outcome}, {run.state_transitions} state transitions", file=out)

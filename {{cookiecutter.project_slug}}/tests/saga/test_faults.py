@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devtools.harness.account import LambdaContext
 from devtools.harness.faults import Fault
 from infra.definition import ALREADY_STARTED
 from infra.timing import DATABASE_RESUME_SECONDS
+from {{ cookiecutter.package_name }} import handlers
 from {{ cookiecutter.package_name }}.naming import Step
 from {{ cookiecutter.package_name }}.runtime.envelope import MAX_RESULT_BYTES, StepRequest, StepResult, max_payload_bytes
 from {{ cookiecutter.package_name }}.saga import STEPS
@@ -69,6 +71,18 @@ def test_a_saga_that_ended_is_never_run_again(harness: "SagaHarness") -> None:
     assert again.states_entered[-1] == ALREADY_STARTED
     assert again.calls == []
     assert again.record == first.record
+
+
+@pytest.mark.skipif(not COMPENSATIONS, reason="no step of this saga can be undone")
+def test_an_action_its_compensation_took_hold_of_fails_like_a_crash_never_as_done(harness: "SagaHarness") -> None:
+    step, saga_input = next(step for step in STEPS if step.compensation), new_saga()
+    handlers.step(step.name).handlers["compensation"]({**saga_input, "results": {}}, LambdaContext("late"))
+    run = harness.run(saga_input)
+
+    assert [call.outcome for call in run.invocations if call.function == step.title] == ["StepCancelled"]
+    assert run.record is not None
+    assert (run.record["failed_step"], run.record["error"]) == (step.name, "StepCancelled")
+    assert (run.event_types, run.effects[step.name]) == (["SagaFailed"], None)
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda step: step.name)
