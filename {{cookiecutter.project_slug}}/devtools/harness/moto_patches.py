@@ -117,7 +117,7 @@ def forget_execution(execution_arn: str) -> None:
     re-runs an asynchronous Express execution under the same ``$$.Execution.Id``, moto never does."""
     _, _, _, region, account, *_ = execution_arn.split(":")
     machine = stepfunctions_parser_backends[account][region]._get_state_machine_for_execution(execution_arn)
-    machine.executions[:] = [execution for execution in machine.executions if execution.exec_arn != execution_arn]
+    machine.executions[:] = [execution for execution in machine.executions if execution.execution_arn != execution_arn]
 
 
 class FunctionError(Exception):
