@@ -113,8 +113,7 @@ def patched(
 
 
 def forget_execution(execution_arn: str) -> None:
-    """Drop an ended execution from moto's records, so that its name can start again: Step Functions
-    re-runs an asynchronous Express execution under the same ``$$.Execution.Id``, moto never does."""
+    """Forget an ended execution, so that it can run again under its own id, as Step Functions may do."""
     _, _, _, region, account, *_ = execution_arn.split(":")
     machine = stepfunctions_parser_backends[account][region]._get_state_machine_for_execution(execution_arn)
     machine.executions[:] = [execution for execution in machine.executions if execution.execution_arn != execution_arn]
