@@ -8,6 +8,7 @@ readable trace; ``--json`` prints one JSON object on stdout and nothing else the
     python -m devtools.local_run --fail STEP:timeout
     python -m devtools.local_run --fail STEP:transient --fail-compensation COMPENSATION --json
     python -m devtools.local_run --fault db-paused:20 --fault duplicate
+    python -m devtools.local_run --fail STEP:crash --fault rerun --json
     python -m devtools.local_run --input saga.json
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from devtools.harness.account import LAMBDA_ENVIRONMENT
-from devtools.harness.faults import STEP_FAILURES, Fault
+from devtools.harness.faults import FAULTS, STEP_FAILURES, Fault
 from devtools.prerequisites import require
 from infra.config import REGION
 from {{ cookiecutter.package_name }} import saga
@@ -37,28 +38,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     steps = [step.name for step in saga.STEPS]
     compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]
     parser = argparse.ArgumentParser(prog="local-run", description="Run one saga offline and trace it.")
-    parser.add_argument(
-        "--fail",
-        action="append",
-        default=[],
-        metavar="STEP:KIND",
-        help=f"make a step fail; steps: {', '.join(steps)}; kinds: {', '.join(STEP_FAILURES)} (repeatable)",
-    )
-    parser.add_argument(
-        "--fail-compensation",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help=f"make a compensation fail on every attempt: {', '.join(compensations) or 'none'} (repeatable)",
-    )
-    parser.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="FAULT",
-        help="reproduce a behaviour of AWS: duplicate, retried-invocation:STEP, store-unavailable:STEP, "
-        "db-paused:SECONDS, integration:dynamodb|events|sqs (repeatable; see devtools/harness/faults.py)",
-    )
+    repeatable = {
+        "--fail": ("STEP:KIND", f"make a step fail; steps: {', '.join(steps)}; kinds: {', '.join(STEP_FAILURES)}"),
+        "--fail-compensation": ("NAME", f"make a compensation fail every time: {', '.join(compensations) or 'none'}"),
+        "--fault": ("FAULT", f"reproduce a behaviour of AWS: {', '.join(FAULTS)} (see devtools/harness/faults.py)"),
+    }
+    for flag, (metavar, text) in repeatable.items():
+        parser.add_argument(flag, action="append", default=[], metavar=metavar, help=f"{text} (repeatable)")
     parser.add_argument("--input", type=Path, help='a JSON file with the input: {"saga_id": ..., "payload": {...}}')
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the trace")
     args = parser.parse_args(argv)
@@ -68,9 +54,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         if step not in steps or kind not in STEP_FAILURES:
             parser.error(f"--fail {failure!r}: expected STEP:KIND with STEP in {steps} and KIND in {STEP_FAILURES}")
         args.failures[step] = kind
-    for name in args.fail_compensation:
-        if name not in compensations:
-            parser.error(f"--fail-compensation {name!r}: expected one of {compensations}")
+    if unknown := sorted(set(args.fail_compensation) - set(compensations)):
+        parser.error(f"--fail-compensation {unknown[0]!r}: expected one of {compensations}")
     try:
         args.faults = [Fault.parse(fault, tuple(steps)) for fault in args.fault]
     except ValueError as error:
@@ -96,21 +81,23 @@ def quiet_handlers() -> Iterator[None]:
 
 
 def summary(run: "SagaRun") -> dict[str, Any]:
-    """The report of one run: what ``--json`` prints, and what the trace ends with."""
+    """The report of one run (and of its re-run, whose calls and events follow its own): what ``--json`` prints."""
+    runs = [run, *([run.rerun] if run.rerun else [])]
     report = {
         "status": run.status,
         "error": run.error,
         "outcome": run.record["status"] if run.record else None,
-        "calls": run.calls,
-        "events": run.event_types,
+        "calls": [call for each in runs for call in each.calls],
+        "events": [event for each in runs for event in each.event_types],
         "dlq_messages": len(run.dlq_messages),
         "state_transitions": run.state_transitions,
         "waited_seconds": round(sum(run.retry_delays), 1),
         "consumer_deliveries": run.consumer_deliveries,
         "effects": run.effects,
     }
-    if run.duplicate is not None:
-        report["duplicate"] = {"status": run.duplicate.status, "output": run.duplicate.output}
+    for key, other in (("duplicate", run.duplicate), ("rerun", run.rerun)):
+        if other is not None:
+            report[key] = {"status": other.status, "output": other.output}
     return report
 
 
@@ -123,10 +110,8 @@ def trace(run: "SagaRun", out: TextIO) -> None:
             print(f"  > {event['stateEnteredEventDetails']['name']}", file=out)
         elif event["type"] == "TaskScheduled" and event["taskScheduledEventDetails"]["resourceType"] == "lambda":
             call = next(calls)
-            print(
-                f"      {call.role} {call.function}: {'ok' if call.outcome == 'ok' else 'failed: ' + call.outcome}",
-                file=out,
-            )
+            outcome = "ok" if call.outcome == "ok" else f"failed: {call.outcome}"
+            print(f"      {call.role} {call.function}: {outcome}", file=out)
         elif event["type"] in ("TaskFailed", "TaskTimedOut") and _retried(run, event):
             print(f"      retry in {next(delays):.2f} s (not waited for)", file=out)
     for event in run.events:
@@ -137,8 +122,9 @@ def trace(run: "SagaRun", out: TextIO) -> None:
         print(f"  {step} effect in the database: {state or 'none'}", file=out)
     if run.dlq_messages:
         print(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state", file=out)
-    if run.duplicate is not None:
-        print(f"  the duplicate execution ended {run.duplicate.status}: {json.dumps(run.duplicate.output)}", file=out)
+    for name, other in (("duplicate execution", run.duplicate), ("re-run", run.rerun)):
+        if other is not None:
+            print(f"  the {name} ended {other.status}: {json.dumps(other.output)}, calls {other.calls}", file=out)
     error = f" ({run.error})" if run.error else ""
     outcome = f", saga {run.record['status']}" if run.record else ""
     print(f"execution {run.status}{error}{outcome}, {run.state_transitions} state transitions", file=out)
@@ -146,14 +132,9 @@ def trace(run: "SagaRun", out: TextIO) -> None:
 
 def _retried(run: "SagaRun", failed: Mapping[str, Any]) -> bool:
     """Whether the state machine scheduled the same task again after this failure."""
-    for event in run.history:
-        if event["id"] <= failed["id"]:
-            continue
-        if event["type"] == "TaskScheduled":
-            return True
-        if event["type"].endswith("StateExited"):
-            return False
-    return False
+    later = [event["type"] for event in run.history if event["id"] > failed["id"]]
+    ends = [kind for kind in later if kind == "TaskScheduled" or kind.endswith("StateExited")]
+    return bool(ends) and ends[0] == "TaskScheduled"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,11 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devtools.local_database import LocalDatabase  # noqa: PLC0415
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
 
-    saga_input: Any = (
-        json.loads(args.input.read_text(encoding="utf-8"))
-        if args.input
-        else {"saga_id": f"local-{uuid.uuid4().hex[:12]}", "payload": {}}
-    )
+    saga_input: Any = {"saga_id": f"local-{uuid.uuid4().hex[:12]}", "payload": {}}
+    saga_input = json.loads(args.input.read_text(encoding="utf-8")) if args.input else saga_input
     with postgres_server() as server, LocalDatabase(server.url) as database:
         database.migrate()
         with quiet_handlers(), SagaHarness(database) as harness:

@@ -17,6 +17,7 @@ from constructs import IConstruct
 from infra.checkov_skips import is_log_retention_function, skip_checkov_findings
 from infra.queues import DeadLetterQueue
 from infra.service_function import ServiceFunction
+from infra.state_machine import SagaStateMachine
 
 
 def nag(pack: str, finding: str, reason: str) -> Acknowledgment:
@@ -39,6 +40,10 @@ STATE_MACHINE_DELIVERIES = nag(
     "AwsSolutions-IAM5[Resource::*]",
     "X-Ray tracing and the delivery of execution logs to CloudWatch Logs (logs:CreateLogDelivery and the "
     "related calls) accept no narrower resource than *.",
+)
+EVERY_VERSION = (
+    "An execution invokes the function versions its own definition names, published by the deploy it started "
+    "after: the state machine may invoke every version of its step functions, and no other function."
 )
 PINNED_RUNTIME = (
     "The Python runtime is the one chosen when the project was generated and the one its tests run with; "
@@ -119,6 +124,10 @@ def findings_accepted_for(construct: IConstruct) -> tuple[Acknowledgment, ...]:
         return (XRAY, *FUNCTION_RUNTIME, invocation)
     if is_log_retention_function(construct):
         return LOG_RETENTION_FUNCTION
+    if isinstance(construct, SagaStateMachine):
+        stack = Stack.of(construct)
+        ids = [stack.resolve(function.function_arn)["Fn::GetAtt"][0] for function in construct.invoked_functions]
+        return tuple(nag("AwsSolutions", f"AwsSolutions-IAM5[Resource::<{id_}.Arn>:*]", EVERY_VERSION) for id_ in ids)
     return next((accepted for kind, accepted in ACCEPTED_BY_KIND if isinstance(construct, kind)), ())
 
 

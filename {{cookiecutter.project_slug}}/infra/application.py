@@ -39,7 +39,7 @@ class ApplicationStack(Stack):
         # The state machine waits for each of them longer than this, init phase included.
         step_timeout = Duration.seconds(saga_timing().function_timeout)
 
-        task_functions: dict[str, lambda_.IFunction] = {}
+        task_functions: dict[str, lambda_.IVersion] = {}
         for step in saga.STEPS:
             for role, title in step.functions.items():
                 name = step.name if role == "action" else str(step.compensation)
@@ -55,12 +55,13 @@ class ApplicationStack(Stack):
                     + ([step_key_prefix(step.name, role)] if role == "compensation" else []),
                     with_database=True,
                     timeout=step_timeout,
-                ).function
+                ).function.current_version
 
         self.saga = SagaStateMachine(
             self,
             "Saga",
             log_group_name=f"/aws/vendedlogs/states/{config.stage_prefix(stage)}",
+            alias_name=config.stage_prefix(stage),
             functions=task_functions,
             status_table=stateful.status_table,
             event_bus=stateful.event_bus,
@@ -109,12 +110,12 @@ class ApplicationStack(Stack):
             name="starter",
             description="the starter of sagas requested on the event bus",
             environment={
-                "SAGA_STATE_MACHINE_ARN": self.saga.state_machine.state_machine_arn,
+                "SAGA_STATE_MACHINE_ARN": self.saga.alias.attr_arn,
                 "SAGA_TABLE_NAME": stateful.status_table.table_name,
             },
             asynchronous=True,
         )
-        self.saga.state_machine.grant_start_execution(starter.function)
+        self.saga.grant_start_execution(starter.function)
         if self.saga.data_key:
             # StartExecution encrypts the saga's input with the state machine's key, on the caller's behalf.
             self.saga.data_key.grant(starter.role, "kms:GenerateDataKey")

@@ -17,7 +17,11 @@ For steps s1..sn the shape is::
   ``CompensationFailed``. A compensated saga ends ``FAILED`` and publishes ``SagaFailed``, but its
   execution succeeds: the saga did what it must, and nobody needs waking.
 - ``Record STARTED`` is conditional: a second execution for the same saga id (Express executions
-  are not deduplicated by name) ends at ``Already started`` without running a step.
+  are not deduplicated by name), or a re-run of an execution that has ended (an asynchronous Express
+  execution runs at least once, under the same ``$$.Execution.Id``), ends at ``Already started``
+  without running a step. Every later status record is conditional too, on the saga still being
+  ``STARTED`` by this execution: a re-run that overlapped the first run ends at ``Already ended``
+  when the first one has recorded the outcome, recording and publishing nothing.
 - Status records, events and dead letters are direct service integrations. When one still fails
   after its retries, the state goes to the dead-letter queue (``BookkeepingFailed``); if even that
   fails, the execution fails with ``DeadLetterFailed``.
@@ -58,6 +62,7 @@ CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
 VALIDATE_INPUT = "Validate input"
 INVALID_SAGA_INPUT = "Invalid input"
 ALREADY_STARTED = "Already started"
+ALREADY_ENDED = "Already ended"
 CHECK_COMPENSATIONS = "Check compensations"
 SEND_TO_DLQ = "Send state to DLQ"
 SEND_UNRECORDED_TO_DLQ = "Send unrecorded saga to DLQ"
@@ -150,6 +155,12 @@ def build_definition(steps: tuple[Step, ...], workflow_type: str, timing: Timing
         }
     _add_outcome(states, "FAILED", None, timing)
     _add_outcome(states, "SUCCEEDED", None, timing)
+    states[ALREADY_ENDED] = {
+        "Type": "Pass",
+        "Comment": "Another run of this execution recorded the outcome first: this one records and publishes nothing.",
+        "Parameters": {"saga_id.$": "$.saga_id", "outcome": "IGNORED", "reason": "saga already ended"},
+        "End": True,
+    }
     states[SEND_UNRECORDED_TO_DLQ] = _dead_letter("BOOKKEEPING_FAILED", BOOKKEEPING_FAILED, timing, catch=None)
     states[BOOKKEEPING_FAILED] = {
         "Type": "Fail",
@@ -326,18 +337,29 @@ def _status_item(status: str) -> dict[str, Any]:
 
 
 def _record_started(first_step: str, timing: Timing) -> dict[str, Any]:
-    """Claims the saga id for this execution: refused when another execution claimed it first."""
+    """Claims the saga id for this execution: refused when another execution claimed it first, or once
+    the saga has ended."""
     parameters = {
         "TableName": "${" + SAGA_TABLE_PLACEHOLDER + "}",
         "Item": _status_item("STARTED"),
-        # Its own retry after a lost response finds its own claim; a request from the starter is taken over.
-        "ConditionExpression": "attribute_not_exists(saga_id) OR execution_arn = :execution OR #status = :requested",
+        # A request from the starter is taken over; this execution's own claim is found again by its
+        # retry after a lost response, and by a re-run of it that starts before the saga ends.
+        "ConditionExpression": "attribute_not_exists(saga_id) OR #status = :requested"
+        " OR (execution_arn = :execution AND #status = :started)",
         "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": {":execution": {"S.$": "$$.Execution.Id"}, ":requested": {"S": "REQUESTED"}},
+        "ExpressionAttributeValues": {
+            ":execution": {"S.$": "$$.Execution.Id"},
+            ":requested": {"S": "REQUESTED"},
+            ":started": {"S": "STARTED"},
+        },
     }
-    task = _integration(DYNAMODB_PUT_ITEM, parameters, first_step, timing)
+    return _unless_refused(_integration(DYNAMODB_PUT_ITEM, parameters, first_step, timing), ALREADY_STARTED)
+
+
+def _unless_refused(task: dict[str, Any], refused: str) -> dict[str, Any]:
+    """A conditional write whose refusal goes to ``refused`` at once: retrying cannot change it."""
     task["Retry"] = [{"ErrorEquals": [CONDITION_FAILED], "MaxAttempts": 0}, *task["Retry"]]
-    task["Catch"] = [{"ErrorEquals": [CONDITION_FAILED], "ResultPath": None, "Next": ALREADY_STARTED}, *task["Catch"]]
+    task["Catch"] = [{"ErrorEquals": [CONDITION_FAILED], "ResultPath": None, "Next": refused}, *task["Catch"]]
     return task
 
 
@@ -345,9 +367,23 @@ def _add_outcome(states: dict[str, Any], status: str, final: str | None, timing:
     detail_type = OUTCOMES[status]
     record, publish = record_state(status), publish_state(detail_type)
     table = "${" + SAGA_TABLE_PLACEHOLDER + "}"
-    states[record] = _integration(
-        DYNAMODB_PUT_ITEM, {"TableName": table, "Item": _status_item(status)}, publish, timing
-    )
+    # Only while the saga is STARTED by this execution; its own retry after a lost response finds the
+    # outcome it wrote, stamped with the time this state was entered, which a re-run's differs from.
+    parameters = {
+        "TableName": table,
+        "Item": _status_item(status),
+        "ConditionExpression": (
+            "execution_arn = :execution AND (#status = :started OR (#status = :outcome AND updated_at = :entered))"
+        ),
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {
+            ":execution": {"S.$": "$$.Execution.Id"},
+            ":started": {"S": "STARTED"},
+            ":outcome": {"S": status},
+            ":entered": {"S.$": "$$.State.EnteredTime"},
+        },
+    }
+    states[record] = _unless_refused(_integration(DYNAMODB_PUT_ITEM, parameters, publish, timing), ALREADY_ENDED)
     detail: dict[str, Any] = {"saga_id.$": "$.saga_id", "status": status}
     if status != "SUCCEEDED":
         detail |= {"failed_step.$": "$.failure.step", "error.$": "$.failure.error"}

@@ -5,10 +5,16 @@ Read from the definition itself (its timeouts, retry rules and backoff caps), so
 whatever the file says. A task's attempt lasts at most its ``TimeoutSeconds``; it is tried once
 plus the ``MaxAttempts`` of every retry rule, with the longest waits the rules allow.
 
+{%- if saga.database_mode == "data_api" %}
 A paused Aurora resumes once per execution: it pauses only after 300 seconds without a
 connection, and no wait of the definition comes near that (``check`` makes sure), so once awake
 it stays awake until the saga ends. Its retry budget is therefore counted once per path, at the
 task where it costs most, not at every task.
+{%- else %}
+Through RDS Proxy, ``DatabaseNotReady`` means that no database connection could be had in time
+(every connection busy, a failover, a slow login): that can happen at any task, so its retry
+budget counts at every task, like any other.
+{%- endif %}
 
 Standard library only: the template runs it when it generates the project.
 """
@@ -18,13 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.timing import (
+{%- if saga.database_mode == "data_api" %}
     AURORA_AUTO_PAUSE_SECONDS,
-    DATABASE_RESUME_SECONDS,
+{%- endif %}
+    DATABASE_WAIT_SECONDS,
     EXPRESS_LIMIT_SECONDS,
     EXPRESS_SAFETY_MARGIN_SECONDS,
     INIT_PHASE_SECONDS,
     LAMBDA_THROTTLED,
     THROTTLE_SECONDS,
+{%- if saga.database_mode == "rds_proxy" %}
+    SHORTEST_FUNCTION_TIMEOUT,
+{%- endif %}
     Timing,
 )
 from {{ saga.package_name }}.naming import DATABASE_NOT_READY, STEP_IN_PROGRESS, Step
@@ -43,6 +54,7 @@ class Cost:
 
     seconds: float = 0.0
     transitions: int = 0
+{%- if saga.database_mode == "data_api" %}
     database_wait: float = 0.0
     """Seconds spent waiting for a resuming database: counted once per path."""
 
@@ -56,6 +68,15 @@ class Cost:
     @property
     def total_seconds(self) -> float:
         return self.seconds + self.database_wait
+{%- else %}
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.seconds + other.seconds, self.transitions + other.transitions)
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -110,6 +131,7 @@ def first_rule_for(state: Mapping[str, Any], error: str) -> Mapping[str, Any] | 
 def state_cost(state: Mapping[str, Any]) -> Cost:
     if state["Type"] != "Task":
         return Cost(transitions=1)
+{%- if saga.database_mode == "data_api" %}
     seconds, transitions, database_wait = 0.0, 1, 0.0
     attempt = float(state["TimeoutSeconds"])
     for rule in state.get("Retry", []):
@@ -122,6 +144,15 @@ def state_cost(state: Mapping[str, Any]) -> Cost:
         else:
             seconds += sum(delays) + attempt * len(delays)
     return Cost(seconds + attempt, transitions, database_wait)
+{%- else %}
+    seconds, transitions = 0.0, 1
+    attempt = float(state["TimeoutSeconds"])
+    for rule in state.get("Retry", []):
+        delays = retry_delays(rule)
+        transitions += len(delays)
+        seconds += sum(delays) + attempt * len(delays)
+    return Cost(seconds + attempt, transitions)
+{%- endif %}
 
 
 def successors(state: Mapping[str, Any]) -> Iterator[str]:
@@ -158,7 +189,11 @@ def longest_path(definition: Mapping[str, Any]) -> Cost:
         return worst[name]
 
     slowest, busiest = visit(definition["StartAt"])
+{%- if saga.database_mode == "data_api" %}
     return Cost(slowest.seconds, busiest.transitions, slowest.database_wait)
+{%- else %}
+    return Cost(slowest.seconds, busiest.transitions)
+{%- endif %}
 
 
 def walk(definition: Mapping[str, Any], scenario: Scenario) -> tuple[str, ...]:
@@ -235,15 +270,24 @@ def scenarios(steps: tuple[Step, ...]) -> list[Scenario]:
 def check(definition: Mapping[str, Any], timing: Timing, workflow_type: str) -> list[str]:
     """Every way the definition breaks a limit of its workflow or a promise of the saga; empty when none."""
     problems = []
+{%- if saga.database_mode == "rds_proxy" %}
+    if timing.function_timeout < SHORTEST_FUNCTION_TIMEOUT:
+        problems.append(
+            f"functions time out after {timing.function_timeout} s, less than the {SHORTEST_FUNCTION_TIMEOUT} s "
+            "a first invocation needs to open its connection and still do its work"
+        )
+{%- endif %}
     for name, state in definition["States"].items():
         if state["Type"] != "Task":
             continue
         if "TimeoutSeconds" not in state:
             problems.append(f"{name}: no TimeoutSeconds")
             continue
+{%- if saga.database_mode == "data_api" %}
         waits = [*retry_delays_of(state), float(state["TimeoutSeconds"])]
         if max(waits) >= AURORA_AUTO_PAUSE_SECONDS:
             problems.append(f"{name}: waits {max(waits):.0f} s at once, long enough for Aurora to pause again")
+{%- endif %}
         if state.get("Resource") != LAMBDA_INVOKE:
             continue
         if state["TimeoutSeconds"] <= timing.function_timeout + INIT_PHASE_SECONDS:
@@ -259,9 +303,9 @@ def check(definition: Mapping[str, Any], timing: Timing, workflow_type: str) -> 
         throttled = first_rule_for(state, LAMBDA_THROTTLED)
         if workflow_type == "STANDARD" and (throttled is None or guaranteed_wait(throttled) < THROTTLE_SECONDS):
             problems.append(f"{name}: retrying {LAMBDA_THROTTLED} waits less than {THROTTLE_SECONDS} s")
-        resuming = first_rule_for(state, DATABASE_NOT_READY)
-        if resuming is None or guaranteed_wait(resuming) < DATABASE_RESUME_SECONDS:
-            problems.append(f"{name}: retrying {DATABASE_NOT_READY} waits less than {DATABASE_RESUME_SECONDS} s")
+        database = first_rule_for(state, DATABASE_NOT_READY)
+        if database is None or guaranteed_wait(database) < DATABASE_WAIT_SECONDS:
+            problems.append(f"{name}: retrying {DATABASE_NOT_READY} waits less than {DATABASE_WAIT_SECONDS} s")
     if workflow_type == "EXPRESS":
         longest = longest_path(definition).total_seconds
         if longest > EXPRESS_BUDGET_SECONDS:
@@ -271,5 +315,9 @@ def check(definition: Mapping[str, Any], timing: Timing, workflow_type: str) -> 
     return problems
 
 
+{%- if saga.database_mode == "data_api" %}
+
+
 def retry_delays_of(state: Mapping[str, Any]) -> list[float]:
     return [delay for rule in state.get("Retry", []) for delay in retry_delays(rule)]
+{%- endif %}

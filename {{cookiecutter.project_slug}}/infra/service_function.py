@@ -114,6 +114,9 @@ class ServiceFunction(Construct):
             memory_size=config.LAMBDA_MEMORY_MB,
             timeout=timeout or Duration.seconds(30),
             tracing=lambda_.Tracing.ACTIVE,
+            # A version the state machine invokes stays after the next deploy publishes another: executions
+            # that started before that deploy finish with the code they started with.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.RETAIN),
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,

@@ -1,5 +1,12 @@
 {%- set saga = cookiecutter | saga_model -%}
-"""The saga's state machine, from the reviewed ASL file, with its logs and X-Ray tracing."""
+"""The saga's state machine, from the reviewed ASL file, with its logs and X-Ray tracing.
+
+Each deploy publishes the definition as a version and points the stage's alias at it; sagas are
+started through the alias. The definition invokes published versions of the functions, never
+``$LATEST``: an execution, and a redrive of it, runs the definition and the code it started with,
+whatever is deployed while it runs. Versions are kept when newer ones are published; deleting a
+function (a step or a compensation removed from ``saga.py``) deletes all of its versions.
+"""
 
 from typing import cast
 
@@ -33,13 +40,14 @@ class SagaStateMachine(Construct):
         construct_id: str,
         *,
         log_group_name: str,
-        functions: dict[str, lambda_.IFunction],
+        alias_name: str,
+        functions: dict[str, lambda_.IVersion],
         status_table: dynamodb.ITable,
         event_bus: events.IEventBus,
         dead_letters: sqs.IQueue,
         customer_managed_key: bool = False,
     ) -> None:
-        """``functions``: each Lambda function the definition invokes, by the title it is named after.
+        """``functions``: each Lambda function version the definition invokes, by the title it is named after.
 
         ``customer_managed_key``: encrypt the definition and the execution history with a KMS key of the
         stack's own, so that reading them takes a grant on it as well as ``states:`` permissions.
@@ -72,11 +80,31 @@ class SagaStateMachine(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         self.data_key = self._encrypt_with_own_key() if customer_managed_key else None
-        # The unqualified functions only: the definition invokes no version or alias.
+        self.version = sfn.CfnStateMachineVersion(
+            self,
+            "Version",
+            state_machine_arn=self.state_machine.state_machine_arn,
+            state_machine_revision_id=self.state_machine.state_machine_revision_id,
+        )
+        # Kept when the next deploy publishes another, like the function versions it invokes.
+        self.version.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.alias = sfn.CfnStateMachineAlias(
+            self,
+            "Alias",
+            name=alias_name,
+            routing_configuration=[
+                sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
+                    state_machine_version_arn=self.version.attr_arn, weight=100
+                )
+            ],
+        )
+        # Every published version, never the unqualified function: an execution that started before the
+        # last deploy still invokes the versions of its own definition.
+        self.invoked_functions = [version.lambda_ for version in functions.values()]
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn for function in functions.values()],
+                resources=[f"{version.lambda_.function_arn}:*" for version in functions.values()],
             )
         )
         status_table.grant(self.state_machine, "dynamodb:PutItem")
@@ -121,3 +149,9 @@ class SagaStateMachine(Construct):
             )
         )
         return key
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> None:
+        """Lets ``grantee`` start sagas through the alias, so that they run the version it points at."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["states:StartExecution"], resource_arns=[self.alias.attr_arn]
+        )

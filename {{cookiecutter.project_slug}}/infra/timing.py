@@ -8,8 +8,14 @@ Three kinds of errors are retried, each with its own budget:
 
 - another invocation holds the step (``StepInProgress``) or the idempotency table cannot be reached:
   the waits add up to more than a function's timeout, so the other invocation has ended by then;
+{%- if saga.database_mode == "data_api" %}
 - the database is resuming from a pause (``DatabaseNotReady``): at least 60 seconds, since Aurora
   Serverless v2 takes about 15 seconds to resume, longer after a long pause;
+{%- else %}
+- no database connection could be had in time (``DatabaseNotReady``: the proxy's connections all
+  busy, a failover, a slow login), which may happen at any task: STANDARD waits a minute, EXPRESS
+  waits once, with the step's other retries, longer than a function can run;
+{%- endif %}
 - transient failures (``TransientError`` and the Lambda service's own): a few quick retries with
   jitter, so that throttled callers do not retry in step;
 - Lambda's throttling (``Lambda.TooManyRequestsException``): the invocation never ran, so it is
@@ -34,10 +40,19 @@ INIT_PHASE_SECONDS = 10
 # An Express execution is stopped at 5 minutes; every path must end this much earlier.
 EXPRESS_LIMIT_SECONDS = 300
 EXPRESS_SAFETY_MARGIN_SECONDS = 30
+{%- if saga.database_mode == "data_api" %}
 # What waiting for a paused Aurora must be allowed to take, at the least.
-DATABASE_RESUME_SECONDS = 60
+DATABASE_WAIT_SECONDS = 60
 # Aurora Serverless v2 pauses only after this long without connections (its smallest setting).
 AURORA_AUTO_PAUSE_SECONDS = 300
+{%- else %}
+# What waiting for a database connection must be allowed to take, at the least: the cluster never
+# pauses at this project's minimum capacity, and the proxy holds clients through a failover.
+DATABASE_WAIT_SECONDS = 5
+# A first invocation opens its connection to the proxy (TCP, TLS, the IAM login: up to 1.5 s,
+# ``READY_TIMEOUT_SECONDS`` in ``database/rds_proxy.py``) and must still have time for its work.
+SHORTEST_FUNCTION_TIMEOUT = 5
+{%- endif %}
 
 LAMBDA_SERVICE_ERRORS = (
     "Lambda.ClientExecutionTimeoutException",
@@ -140,6 +155,9 @@ def standard() -> Timing:
     )
 
 
+{%- if saga.database_mode == "data_api" %}
+
+
 def express(function_timeout: int) -> Timing:
     """Within 5 minutes: one retry of each kind, a single long wait for the database."""
     busy = busy_retry(function_timeout, max_attempts=1)
@@ -147,7 +165,7 @@ def express(function_timeout: int) -> Timing:
         function_timeout=function_timeout,
         # Without jitter, so the one wait outlasts an invocation that holds the step.
         step_retries=(
-            database_retry(interval=DATABASE_RESUME_SECONDS, max_attempts=1),
+            database_retry(interval=DATABASE_WAIT_SECONDS, max_attempts=1),
             # No room for a wait of its own: every path of the default saga already needs most of the five minutes.
             Retry(
                 (*busy.errors, TRANSIENT_ERROR, *LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED),
@@ -156,13 +174,30 @@ def express(function_timeout: int) -> Timing:
             ),
         ),
         compensation_retries=(
-            database_retry(interval=DATABASE_RESUME_SECONDS, max_attempts=1),
+            database_retry(interval=DATABASE_WAIT_SECONDS, max_attempts=1),
             Retry(("States.ALL",), interval=busy.interval, max_attempts=1),
         ),
+{%- else %}
+
+
+def express(function_timeout: int) -> Timing:
+    """Within 5 minutes: one retry of every task, whatever stopped it, since each may wait for the proxy."""
+    busy = busy_retry(function_timeout, max_attempts=1)
+    waited = (*busy.errors, DATABASE_NOT_READY, TRANSIENT_ERROR, *LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED)
+    return Timing(
+        function_timeout=function_timeout,
+        # Without jitter, so the one wait outlasts an invocation that holds the step.
+        step_retries=(Retry(waited, interval=busy.interval, max_attempts=1),),
+        compensation_retries=(Retry(("States.ALL",), interval=busy.interval, max_attempts=1),),
+{%- endif %}
         integration_timeout=3,
         integration_retry=Retry(("States.ALL",), interval=1, max_attempts=1, jitter=True),
     )
 
 
 # Function timeouts an EXPRESS saga may get, most generous first.
+{%- if saga.database_mode == "data_api" %}
 EXPRESS_FUNCTION_TIMEOUTS = (10, 8, 5, 3)
+{%- else %}
+EXPRESS_FUNCTION_TIMEOUTS = (10, 8, SHORTEST_FUNCTION_TIMEOUT)
+{%- endif %}

@@ -41,3 +41,16 @@ def test_no_function_imports_what_it_does_not_use_and_tracing_is_on() -> None:
     denied = [name for name in modules for top in (*NOT_AT_COLD_START, *DRIVERS) if f"{name}.".startswith(f"{top}.")]
     assert denied == []
     assert "aws_xray_sdk.ext.botocore.patch" in modules
+
+
+def test_a_function_creates_its_clients_while_lambda_initialises_it() -> None:
+    from {{ cookiecutter.package_name }}.handlers import CLIENTS  # noqa: PLC0415 - reads the environment
+
+    source = str(Path(__file__).parents[1] / "src")
+    code = "import boto3.session as s, json; made = []; new = s.Session.client\n"
+    code += "s.Session.client = lambda self, name, *a, **k: made.append(name) or new(self, name, *a, **k)\n"
+    code += "from {{ cookiecutter.package_name }} import handlers; print(json.dumps(made))"
+    environment = {**os.environ, "PYTHONPATH": source, "AWS_LAMBDA_FUNCTION_NAME": "init"}
+    printed = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == list(CLIENTS)

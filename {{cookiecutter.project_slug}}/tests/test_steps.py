@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.runtime.envelope import StepRequest, StepRe
 from {{ cookiecutter.package_name }}.runtime.errors import (
     IdempotencyStoreUnavailable,
     InvalidInput,
+    StepCancelled,
     StepInProgress,
     StepRejected,
     TransientError,
@@ -268,15 +269,17 @@ def test_a_compensation_waits_while_its_action_still_runs(
 
 
 @pytest.mark.parametrize("step", COMPENSATED, ids=lambda step: step.name)
-def test_an_action_arriving_after_its_compensation_does_nothing(
-    step: Step, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+def test_an_action_arriving_after_its_compensation_does_nothing_and_says_so(
+    step: Step, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, handler_output: Any
 ) -> None:
     action = Recorder()
     monkeypatch.setitem(handlers.step(step.name).functions, "action", action)
     monkeypatch.setitem(handlers.step(step.name).functions, "compensation", Recorder())
     handlers.step(step.name).handlers["compensation"](event(), lambda_context)
-    assert handlers.step(step.name).handlers["action"](event(), lambda_context) == idempotency.CANCELLED
+    with pytest.raises(StepCancelled):
+        handlers.step(step.name).handlers["action"](event(), lambda_context)
     assert action.requests == []
+    assert "Cancelled" in handler_output().metric_names()
 
 
 def test_a_result_over_its_size_budget_is_a_bug_not_a_saga_state() -> None:

@@ -13,6 +13,7 @@ from devtools import diagram, prerequisites, readme
 from devtools.harness import moto_patches
 from devtools.local_run import main as local_run
 from infra.definition import PROJECT_DIR
+from infra.timing import DATABASE_WAIT_SECONDS
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS
 
 
@@ -35,10 +36,12 @@ def test_every_moto_internal_the_harness_patches_is_still_there() -> None:
 
 def test_local_run_prints_one_json_object(capsys: Any) -> None:
     last = STEPS[-1]
-    assert local_run(["--fail", f"{last.name}:timeout", "--json"]) == 0
+    assert local_run(["--fail", f"{last.name}:timeout", "--fault", "rerun", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     undone = [step.compensation_title for step in reversed(STEPS) if step.compensation]
+    # The calls and events of both runs: the re-run of the ended execution adds none.
     assert report["calls"] == [*[step.title for step in STEPS], *undone]
+    assert report["rerun"]["output"]["reason"] == "saga already started"
     assert (report["status"], report["outcome"], report["events"]) == ("SUCCEEDED", "FAILED", ["SagaFailed"])
     assert report["dlq_messages"] == 0
     assert set(report["consumer_deliveries"]) == {consumer.name for consumer in CONSUMERS}
@@ -47,10 +50,12 @@ def test_local_run_prints_one_json_object(capsys: Any) -> None:
 
 
 def test_local_run_reproduces_the_clouds_faults(capsys: Any) -> None:
-    assert local_run(["--fault", "db-paused:20", "--fault", "duplicate", "--json"]) == 0
+    faults = ["--fault", f"db-paused:{DATABASE_WAIT_SECONDS}", "--fault", "duplicate", "--fault", "rerun"]
+    assert local_run([*faults, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (report["status"], report["outcome"]) == ("SUCCEEDED", "SUCCEEDED")
-    assert report["waited_seconds"] >= 20
+    assert (report["status"], report["outcome"], report["events"]) == ("SUCCEEDED", "SUCCEEDED", ["SagaSucceeded"])
+    assert report["calls"].count(STEPS[-1].title) == 1
+    assert report["waited_seconds"] >= DATABASE_WAIT_SECONDS
     assert report["duplicate"]["output"]["outcome"] == "IGNORED"
     assert set(report["effects"].values()) == {"DONE"}
 

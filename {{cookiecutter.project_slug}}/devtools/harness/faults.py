@@ -12,6 +12,8 @@ A failing compensation raises on every attempt. The cloud's own behaviour, as ``
 
 - ``duplicate``: the saga is started a second time while the first execution runs, under another
   execution name (an Express start is never deduplicated by name);
+- ``rerun``: once the execution has ended, it runs again under the same execution id (an
+  asynchronous Express execution runs at least once);
 - ``retried-invocation:STEP``: the step's first invocation keeps running while Lambda answers
   ``Lambda.SdkClientException`` and the state machine invokes it again;
 - ``db-paused:SECONDS``: the database is paused when the saga starts and resumes once the state
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from {{ cookiecutter.package_name }}.runtime.errors import StepRejected, TransientError
 
 STEP_FAILURES = ("rejected", "timeout", "crash", "transient")
-FAULTS = ("duplicate", "retried-invocation", "db-paused", "integration", "store-unavailable")
+FAULTS = ("duplicate", "rerun", "retried-invocation", "db-paused", "integration", "store-unavailable")
 SERVICES = ("dynamodb", "events", "sqs")
 
 
@@ -58,7 +60,7 @@ class Fault:
     def parse(cls, text: str, steps: tuple[str, ...]) -> "Fault":
         """``KIND`` or ``KIND:ARGUMENT``, as ``--fault`` takes it; ValueError names what is wrong."""
         kind, _, argument = text.partition(":")
-        if kind == "duplicate" and not argument:
+        if kind in ("duplicate", "rerun") and not argument:
             return cls(kind)
         if kind in ("retried-invocation", "store-unavailable") and argument in steps:
             return cls(kind, target=argument)
@@ -70,7 +72,7 @@ class Fault:
             except ValueError:
                 pass
         raise ValueError(
-            f"unknown fault {text!r}: expected duplicate, retried-invocation:STEP, store-unavailable:STEP, "
+            f"unknown fault {text!r}: expected duplicate, rerun, retried-invocation:STEP, store-unavailable:STEP, "
             f"db-paused:SECONDS or integration:SERVICE, with STEP one of {', '.join(steps)} "
             f"and SERVICE one of {', '.join(SERVICES)}"
         )

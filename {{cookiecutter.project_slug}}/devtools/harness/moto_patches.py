@@ -1,11 +1,11 @@
 """Every patch the harness makes to moto's private internals, in one place.
 
 moto runs the real definition in its Step Functions interpreter, but offers no public hook for
-four things the harness needs: answering Lambda invocations with the project's handlers, recording
-retry waits instead of sleeping them, learning when an execution ends without polling, and making
-the services the state machine calls fail on purpose. ``tests/test_harness.py`` checks that each
-patched attribute still exists and looks as expected, so a moto upgrade that moves one fails there,
-loudly, rather than in a saga test.
+five things the harness needs: answering Lambda invocations with the project's handlers, recording
+retry waits instead of sleeping them, learning when an execution ends without polling, making the
+services the state machine calls fail on purpose, and running an ended execution again under its
+own id. ``tests/test_tools.py`` checks that each attribute used still exists and looks as expected,
+so a moto upgrade that moves one fails there, loudly, rather than in a saga test.
 """
 
 import inspect
@@ -24,6 +24,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
 Invoke = Callable[[str, bytes], bytes]
 """(function name, request body) -> response body; raise to fail the invocation."""
@@ -36,6 +37,7 @@ PATCHED = {
     (DynamoDBBackend, "put_item"): ("self", "table_name", "item_attrs"),
     (EventsBackend, "put_events"): ("self", "events"),
     (SQSBackend, "send_message"): ("self", "queue_name", "message_body"),
+    (StepFunctionsParserBackend, "_get_state_machine_for_execution"): ("self", "execution_arn"),
 }
 
 
@@ -108,6 +110,13 @@ def patched(
         ):
             stack.enter_context(mock.patch.object(owner, name, failing(service, target, getattr(owner, name))))
         yield
+
+
+def forget_execution(execution_arn: str) -> None:
+    """Forget an ended execution, so that it can run again under its own id, as Step Functions may do."""
+    _, _, _, region, account, *_ = execution_arn.split(":")
+    machine = stepfunctions_parser_backends[account][region]._get_state_machine_for_execution(execution_arn)
+    machine.executions[:] = [execution for execution in machine.executions if execution.execution_arn != execution_arn]
 
 
 class FunctionError(Exception):

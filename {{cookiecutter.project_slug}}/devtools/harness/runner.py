@@ -163,6 +163,14 @@ class SagaHarness:
             description = self.wait(execution_arn)
         run = self.collect(saga_input, execution_arn, description, first_call=first_call, first_delay=first_delay)
         run.duplicate = duplicate
+        if any(fault.kind == "rerun" for fault in faults):  # the ended execution, again under its own id
+            calls, delays = len(self.invocations), len(self.retry_delays)
+            moto_patches.forget_execution(execution_arn)
+            with self._finished_changed:
+                self._finished.discard(execution_arn)
+            self.start(saga_input, name=execution_arn.rsplit(":", 1)[-1])
+            ended = self.wait(execution_arn)
+            run.rerun = self.collect(saga_input, execution_arn, ended, first_call=calls, first_delay=delays)
         return run
 
     def start(self, saga_input: Any, name: str | None = None) -> str:

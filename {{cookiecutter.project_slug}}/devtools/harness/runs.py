@@ -33,6 +33,8 @@ class SagaRun:
     """Per step, its row for this saga in the database: DONE, COMPENSATED, or None."""
     duplicate: "SagaRun | None" = field(default=None)
     """The second execution a ``duplicate`` fault started for the same saga."""
+    rerun: "SagaRun | None" = field(default=None)
+    """The same execution run again by a ``rerun`` fault, once the first run had ended."""
 
     @property
     def calls(self) -> list[str]:

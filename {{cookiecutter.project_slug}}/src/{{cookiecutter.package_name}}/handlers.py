@@ -2,7 +2,9 @@
 
 Each function's environment names what it runs: ``SAGA_STEP`` for a step's action and its
 compensation, ``SAGA_CONSUMER`` for a consumer (``infra/application.py`` sets them). Only that
-step's or consumer's module is imported, once per execution environment.
+step's or consumer's module is imported, once per execution environment. The AWS clients every
+function uses are created when Lambda imports this module, in the init phase, which no function's
+timeout counts: a first invocation spends its time on its work.
 """
 
 import functools
@@ -13,9 +15,22 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from {{ cookiecutter.package_name }} import saga
+from {{ cookiecutter.package_name }}.runtime import aws
 from {{ cookiecutter.package_name }}.runtime.consumer import OutcomeConsumer
 from {{ cookiecutter.package_name }}.runtime.envelope import max_payload_bytes
 from {{ cookiecutter.package_name }}.runtime.step import SagaStep
+
+{%- if cookiecutter.database_mode == "data_api" %}
+
+# The idempotency table's client, and the Data API's.
+CLIENTS = ("dynamodb", "rds-data")
+{%- else %}
+
+# The idempotency table's client; the database's IAM token is signed locally, with no client.
+CLIENTS = ("dynamodb",)
+{%- endif %}
+if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+    aws.prepare(*CLIENTS)
 
 
 @functools.cache

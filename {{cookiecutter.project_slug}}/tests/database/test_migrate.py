@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from devtools.local_database import LocalDatabase
-from infra.timing import DATABASE_RESUME_SECONDS
+from infra.timing import DATABASE_WAIT_SECONDS
 from {{ saga.package_name }}.database import DatabaseError, DatabaseNotReady, execute, migrate
 from {{ saga.package_name }}.saga import STEPS
 
@@ -54,7 +54,7 @@ def test_a_database_paused_longer_than_the_budget_fails_the_deployment_clearly(d
             migrate.apply_when_ready(sleep=waits)
     finally:
         database.resume()
-    assert waits.total >= DATABASE_RESUME_SECONDS
+    assert waits.total >= DATABASE_WAIT_SECONDS
 
 
 def test_running_again_applies_nothing(database: LocalDatabase, lambda_context: Any) -> None:

@@ -110,15 +110,49 @@ def test_every_placeholder_of_the_definition_is_filled_with_its_resource(synthes
     ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
     assert set(substitutions) == set(re.findall(r"\$\{(\w+)\}", DEFINITION_FILE.read_text()))
+    invoked = [
+        resource
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "lambda:InvokeFunction" and "StateMachine" in str(policy["Properties"]["Roles"])
+        for resource in statement["Resource"]
+    ]
     for step in STEPS:
         for role, title in step.functions.items():
             function = function_named(template, f"{PACKAGE}.handlers.{role}", SAGA_STEP=step.name)
-            assert substitutions[function_placeholder(title)] == {"Fn::GetAtt": [function, "Arn"]}
+            # A published version, kept by later deploys: running executions keep the code they started with.
+            (version,) = [
+                name
+                for name, body in resources(template, "AWS::Lambda::Version").items()
+                if body["Properties"]["FunctionName"] == {"Ref": function} and body["DeletionPolicy"] == "Retain"
+            ]
+            assert substitutions[function_placeholder(title)] == {"Ref": version}
+            assert {"Fn::Join": ["", [{"Fn::GetAtt": [function, "Arn"]}, ":*"]]} in invoked, "its versions, all of them"
+    assert len(invoked) == sum(len(step.functions) for step in STEPS)
     # The stateful stack's resources, by the parameters it writes and the bus's name: no export.
     parameters = {body.get("Default"): name for name, body in template["Parameters"].items()}
     for placeholder, key in (("SagaTableName", SAGA_TABLE), ("DeadLetterQueueUrl", SAGA_DEAD_LETTERS)):
         assert parameters[parameter_name(config.DEFAULT_STAGE, key)] in json.dumps(substitutions[placeholder])
     assert substitutions["EventBusName"] == config.stage_prefix(config.DEFAULT_STAGE)
+
+
+def test_sagas_start_through_the_alias_of_the_published_definition(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.application)
+    ((machine, _),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    ((version, published),) = resources(template, "AWS::StepFunctions::StateMachineVersion").items()
+    ((alias, live),) = resources(template, "AWS::StepFunctions::StateMachineAlias").items()
+    assert (published["Properties"]["StateMachineArn"], published["DeletionPolicy"]) == ({"Ref": machine}, "Retain")
+    routes = [{"StateMachineVersionArn": {"Fn::GetAtt": [version, "Arn"]}, "Weight": 100}]
+    assert live["Properties"]["RoutingConfiguration"] == routes
+    starter = project_functions(template)[function_named(template, f"{PACKAGE}.starter.handle")]
+    assert starter["Properties"]["Environment"]["Variables"]["SAGA_STATE_MACHINE_ARN"] == {"Fn::GetAtt": [alias, "Arn"]}
+    started = [
+        statement["Resource"]
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "states:StartExecution" in statement["Action"]
+    ]
+    assert started == [{"Fn::GetAtt": [alias, "Arn"]}], "only through the alias"
 
 
 def test_the_state_machine_logs_every_event_without_execution_data_and_is_traced(synthesized: Synthesized) -> None:

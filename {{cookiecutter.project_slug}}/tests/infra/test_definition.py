@@ -140,15 +140,18 @@ def test_a_failed_compensation_goes_to_the_dead_letter_queue_then_fails_with_com
     assert states["Publish SagaFailed"]["End"] is True, "a compensated saga is an outcome, not a failed execution"
 
 
-def test_the_start_record_claims_the_saga_id_for_one_execution() -> None:
-    record = states_of()["Record STARTED"]
-    assert "attribute_not_exists(saga_id)" in record["Parameters"]["ConditionExpression"]
-    assert record["Retry"][0] == {"ErrorEquals": [builder.CONDITION_FAILED], "MaxAttempts": 0}
-    assert record["Catch"][0] == {
-        "ErrorEquals": [builder.CONDITION_FAILED],
-        "ResultPath": None,
-        "Next": "Already started",
-    }
+@pytest.mark.parametrize(
+    ("status", "refused"), [("STARTED", "Already started"), ("SUCCEEDED", "Already ended"), ("FAILED", "Already ended")]
+)
+def test_every_status_record_holds_only_while_this_execution_runs_the_saga(status: str, refused: str) -> None:
+    states = states_of()
+    parameters = states[f"Record {status}"]["Parameters"]
+    assert "execution_arn = :execution AND" in parameters["ConditionExpression"]
+    assert parameters["ExpressionAttributeValues"][":started"] == {"S": "STARTED"}
+    assert states[f"Record {status}"]["Retry"][0] == {"ErrorEquals": [builder.CONDITION_FAILED], "MaxAttempts": 0}
+    catch = states[f"Record {status}"]["Catch"][0]
+    assert catch == {"ErrorEquals": [builder.CONDITION_FAILED], "ResultPath": None, "Next": refused}
+    assert (states[refused]["Type"], states[refused]["End"]) == ("Pass", True), "nothing recorded, published or run"
 
 
 @pytest.mark.parametrize("workflow_type", ["STANDARD", "EXPRESS"])

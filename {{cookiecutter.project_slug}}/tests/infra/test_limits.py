@@ -6,8 +6,14 @@ import pytest
 
 from infra import definition as builder
 from infra import limits
-from infra.timing import EXPRESS_FUNCTION_TIMEOUTS, INIT_PHASE_SECONDS, express, standard
+from infra.timing import DATABASE_WAIT_SECONDS, EXPRESS_FUNCTION_TIMEOUTS, INIT_PHASE_SECONDS, express, standard
+{%- if cookiecutter.database_mode == "rds_proxy" %}
+from {{ cookiecutter.package_name }}.database.rds_proxy import READY_TIMEOUT_SECONDS
+{%- endif %}
 from {{ cookiecutter.package_name }}.naming import Step
+{%- if cookiecutter.database_mode == "rds_proxy" %}
+from {{ cookiecutter.package_name }}.runtime.idempotency import SPARE_MILLISECONDS
+{%- endif %}
 from {{ cookiecutter.package_name }}.saga import STEPS, WORKFLOW_TYPE
 
 EIGHT = tuple(Step(f"s{index}", f"undo{index}" if index <= 6 else None) for index in range(1, 9))
@@ -49,11 +55,30 @@ def test_the_worst_case_of_a_task_is_every_attempt_timing_out_after_the_longest_
     assert limits.longest_path(definition) == limits.Cost(seconds=3 * 10 + 1 + 2, transitions=3 + 1)
 
 
+{%- if cookiecutter.database_mode == "data_api" %}
+
+
 def test_a_paused_database_is_waited_for_once_per_path() -> None:
     resuming = {"ErrorEquals": ["DatabaseNotReady"], "IntervalSeconds": 60, "MaxAttempts": 1, "JitterStrategy": "NONE"}
     task = {"Type": "Task", "TimeoutSeconds": 10, "Retry": [resuming]}
     definition = {"StartAt": "A", "States": {"A": {**task, "Next": "B"}, "B": {**task, "End": True}}}
     assert limits.longest_path(definition).total_seconds == 10 + 10 + (60 + 10)
+{%- else %}
+
+
+def test_waiting_for_a_database_connection_counts_at_every_task() -> None:
+    waiting = {"ErrorEquals": ["DatabaseNotReady"], "IntervalSeconds": 6, "MaxAttempts": 1, "JitterStrategy": "NONE"}
+    task = {"Type": "Task", "TimeoutSeconds": 10, "Retry": [waiting]}
+    definition = {"StartAt": "A", "States": {"A": {**task, "Next": "B"}, "B": {**task, "End": True}}}
+    assert limits.longest_path(definition).total_seconds == 2 * (10 + (6 + 10))
+
+
+def test_every_function_has_time_to_open_its_first_connection_and_work() -> None:
+    shortest = min(*EXPRESS_FUNCTION_TIMEOUTS, standard().function_timeout)
+    assert shortest >= READY_TIMEOUT_SECONDS + SPARE_MILLISECONDS / 1000 + 1
+    problems = limits.check(builder.saga_definition(), express(3), "EXPRESS")
+    assert any("a first invocation needs" in problem for problem in problems)
+{%- endif %}
 
 
 def problems_with(**changes: Any) -> list[str]:
@@ -70,7 +95,7 @@ def test_the_check_fails_a_task_that_could_time_out_while_its_function_runs() ->
 def test_the_check_fails_retry_budgets_too_short_for_a_duplicate_a_paused_database_or_throttling() -> None:
     problems = problems_with(Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}])
     assert any("StepInProgress waits less than" in problem for problem in problems)
-    assert any("DatabaseNotReady waits less than 60 s" in problem for problem in problems)
+    assert any(f"DatabaseNotReady waits less than {DATABASE_WAIT_SECONDS} s" in problem for problem in problems)
     assert any("Lambda.TooManyRequestsException waits less than 60 s" in problem for problem in problems)
 
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from devtools.harness.faults import STEP_FAILURES
+from devtools.harness.faults import STEP_FAILURES, Fault
 from infra import limits
-from infra.definition import INVALID_SAGA_INPUT, VALIDATE_INPUT
+from infra.definition import ALREADY_STARTED, INVALID_SAGA_INPUT, VALIDATE_INPUT, record_state
 from {{ saga.package_name }}.naming import Step
 from {{ saga.package_name }}.saga import STEPS
 
@@ -158,7 +158,7 @@ def test_malformed_input_fails_fast_without_effects(harness: "SagaHarness", malf
 
 
 @pytest.mark.parametrize("scenario", limits.scenarios(STEPS), ids=lambda scenario: scenario.name)
-def test_each_path_runs_the_transitions_and_invocations_the_definition_says(
+def test_each_path_runs_the_transitions_and_invocations_the_definition_says_and_a_rerun_changes_nothing(
     harness: "SagaHarness", definition: dict[str, Any], scenario: limits.Scenario
 ) -> None:
     step = next((step for step in STEPS if step.title == scenario.failed_state), None)
@@ -166,9 +166,13 @@ def test_each_path_runs_the_transitions_and_invocations_the_definition_says(
         str(step.compensation) for step in COMPENSATED if step.compensation_title in scenario.failing_compensations
     }
     failures = {step.name: "rejected" if scenario.rejected else "crash"} if step else {}
-    run = harness.run(saga_input(f"path-{len(harness.invocations)}"), failures, failing)
+    run = harness.run(saga_input(f"path-{len(harness.invocations)}"), failures, failing, [Fault("rerun")])
 
     figures = limits.figures(definition, scenario)
     assert tuple(run.states_entered) == figures.states
     assert (run.state_transitions, len(run.invocations)) == (figures.transitions, figures.invocations)
     assert run.largest_state_bytes < 256 * 1024
+    assert run.rerun is not None
+    assert run.rerun.states_entered == [VALIDATE_INPUT, record_state("STARTED"), ALREADY_STARTED]
+    assert (run.rerun.calls, run.rerun.events, run.rerun.dlq_messages) == ([], [], [])
+    assert (run.rerun.record, run.rerun.effects) == (run.record, run.effects)

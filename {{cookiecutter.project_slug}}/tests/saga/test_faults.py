@@ -14,7 +14,8 @@ import pytest
 
 from devtools.harness.faults import Fault
 from infra.definition import ALREADY_STARTED
-from infra.timing import DATABASE_RESUME_SECONDS
+from infra.timing import DATABASE_WAIT_SECONDS
+from {{ cookiecutter.package_name }} import handlers
 from {{ cookiecutter.package_name }}.naming import Step
 from {{ cookiecutter.package_name }}.runtime.envelope import MAX_RESULT_BYTES, StepRequest, StepResult, max_payload_bytes
 from {{ cookiecutter.package_name }}.saga import STEPS
@@ -71,6 +72,20 @@ def test_a_saga_that_ended_is_never_run_again(harness: "SagaHarness") -> None:
     assert again.record == first.record
 
 
+@pytest.mark.skipif(not COMPENSATIONS, reason="no step of this saga can be undone")
+def test_an_action_its_compensation_took_hold_of_fails_like_a_crash_never_as_done(
+    harness: "SagaHarness", lambda_context: Any
+) -> None:
+    step, saga_input = next(step for step in STEPS if step.compensation), new_saga()
+    handlers.step(step.name).handlers["compensation"]({**saga_input, "results": {}}, lambda_context)
+    run = harness.run(saga_input)
+
+    assert [call.outcome for call in run.invocations if call.function == step.title] == ["StepCancelled"]
+    assert run.record is not None
+    assert (run.record["failed_step"], run.record["error"]) == (step.name, "StepCancelled")
+    assert (run.event_types, run.effects[step.name]) == (["SagaFailed"], None)
+
+
 @pytest.mark.parametrize("step", STEPS, ids=lambda step: step.name)
 def test_a_step_retried_while_it_still_runs_acts_once(harness: "SagaHarness", step: Step) -> None:
     run = harness.run(new_saga(), faults=[Fault("retried-invocation", target=step.name)])
@@ -97,12 +112,12 @@ def test_an_unreachable_idempotency_table_is_retried(harness: "SagaHarness") -> 
 
 
 def test_the_first_saga_after_a_pause_waits_for_the_database(harness: "SagaHarness") -> None:
-    run = harness.run(new_saga(), faults=[Fault("db-paused", seconds=20)])
+    run = harness.run(new_saga(), faults=[Fault("db-paused", seconds=DATABASE_WAIT_SECONDS)])
 
     first = [call.outcome for call in run.invocations if call.function == STEPS[0].title]
     assert first[0] == "DatabaseNotReady"
     assert first[-1] == "ok"
-    assert sum(run.retry_delays) >= 20
+    assert sum(run.retry_delays) >= DATABASE_WAIT_SECONDS
     assert (run.status, run.record and run.record["status"]) == ("SUCCEEDED", "SUCCEEDED")
     assert set(run.effects.values()) == {"DONE"}
     assert actions_applied(harness, run.saga_id) == [step.name for step in STEPS]
@@ -111,7 +126,7 @@ def test_the_first_saga_after_a_pause_waits_for_the_database(harness: "SagaHarne
 def test_a_pause_longer_than_the_budget_ends_recorded(harness: "SagaHarness") -> None:
     run = harness.run(new_saga(), faults=[Fault("db-paused", seconds=3600)])
 
-    assert sum(run.retry_delays) >= DATABASE_RESUME_SECONDS
+    assert sum(run.retry_delays) >= DATABASE_WAIT_SECONDS
     assert run.record is not None
     assert run.record["failed_step"] == STEPS[0].name
     assert run.record["error"] == "DatabaseNotReady"

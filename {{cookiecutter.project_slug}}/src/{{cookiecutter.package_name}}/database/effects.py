@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from {{ cookiecutter.package_name }}.database import execute
+from {{ cookiecutter.package_name }}.runtime.errors import StepCancelled
 
 EffectState = Literal["DONE", "COMPENSATED"]
 _TABLE = re.compile(r"[a-z][a-z0-9_]*")
@@ -39,7 +40,8 @@ class EffectTable:
         """Record the effect of one saga, once: a repeated call changes nothing and returns the stored effect.
 
         The insert returns the row it wrote; when the row was there already, it does nothing and the
-        stored row is read instead, whichever call wrote it.
+        stored row is read instead, whichever call wrote it. A row already compensated raises
+        ``StepCancelled``: the saga that undid it is not carried on as if the step were done.
         """
         inserted = execute(
             f'INSERT INTO "{self.table}" (saga_id, state, data) VALUES (:saga_id, :state, :data)'  # noqa: S608
@@ -49,6 +51,8 @@ class EffectTable:
         effect = _effect(inserted[0]) if inserted else self.find(saga_id)
         if effect is None:
             raise AssertionError(f"saga {saga_id}: the recorded effect is missing")
+        if effect.state == "COMPENSATED":
+            raise StepCancelled(f"saga {saga_id}: the {self.table} effect was compensated; it is not done again")
         return effect
 
     def undo(self, saga_id: str) -> bool:

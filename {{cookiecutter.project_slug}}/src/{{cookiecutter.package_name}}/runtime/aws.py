@@ -27,6 +27,12 @@ def client(service: str) -> Any:
         return _client(service)
 
 
+def prepare(*services: str) -> None:
+    """Create these clients now: at import, Lambda's init phase, which no function timeout counts."""
+    for service in services:
+        client(service)
+
+
 @functools.cache
 def _session() -> boto3.session.Session:
     return boto3.session.Session()

@@ -13,6 +13,9 @@ kind under the one name the definition expects, whatever subclass the business c
   this invocation; retried until the other one must have ended.
 - ``DatabaseNotReady``: the database cannot take requests yet (a paused Aurora resuming, a
   transaction that cannot be started in time); nothing was sent. Waited for, at least a minute.
+- ``StepCancelled``: the step's compensation has already taken hold of it (a late, duplicate or
+  re-run invocation of the action): it must not act. Routed like a crash, so the saga compensates
+  the step rather than carrying on as if it were done.
 - Anything else is a crash: the step may have half-happened, so its own compensation runs too.
 """
 
@@ -39,3 +42,7 @@ class IdempotencyStoreUnavailable(Exception):
 
 class DatabaseNotReady(Exception):
     """The database cannot take requests yet; nothing was sent. Retried for at least a minute."""
+
+
+class StepCancelled(Exception):
+    """The step's compensation has taken hold of it for this saga: the action did nothing."""

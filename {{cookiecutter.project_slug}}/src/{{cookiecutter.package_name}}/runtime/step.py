@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.runtime.errors import (
     DatabaseNotReady,
     IdempotencyStoreUnavailable,
     InvalidInput,
+    StepCancelled,
     StepInProgress,
     StepRejected,
     TransientError,
@@ -70,6 +71,8 @@ class SagaStep:
                 if role == "compensation":
                     idempotency.hold_action(self.step.name, request.as_dict(), context)
                 result = run_once(request=request)
+                if result == idempotency.CANCELLED:
+                    raise StepCancelled(f"{self.step.name}: its compensation took hold of it before this invocation")
             except Exception as error:
                 raise self._reported(error) from None
             metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
@@ -95,6 +98,10 @@ class SagaStep:
                 self._count(retried.__name__, expected=True)
                 logger.warning("Step not done; the state machine retries it", extra={"reason": reason})
                 return error if type(error) is retried else retried(reason)
+        if isinstance(error, StepCancelled):
+            self._count("Cancelled", expected=True)
+            logger.warning("Step cancelled by its compensation; the saga compensates it", extra={"reason": reason})
+            return error
         if isinstance(error, StepInProgress | IdempotencyStoreUnavailable):
             self._count(type(error).__name__, expected=True)
             logger.info("Another invocation holds the step; the state machine retries", extra={"reason": reason})

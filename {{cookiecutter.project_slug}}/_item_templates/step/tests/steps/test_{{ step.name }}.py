@@ -3,6 +3,9 @@
 import pytest
 
 from {{ saga.package_name }}.runtime.envelope import StepRequest
+{%- if step.compensation %}
+from {{ saga.package_name }}.runtime.errors import StepCancelled
+{%- endif %}
 from {{ saga.package_name }}.steps import {{ step.name }}
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -36,6 +39,14 @@ def test_{{ step.compensation }}_is_safe_to_repeat() -> None:
     first = {{ step.name }}.{{ step.compensation }}(StepRequest("saga-1"))
     assert {{ step.name }}.{{ step.compensation }}(StepRequest("saga-1")) == first
     assert first.status == "COMPENSATED"
+
+
+def test_execute_after_{{ step.compensation }}_is_cancelled_not_done_again() -> None:
+    {{ step.name }}.execute(StepRequest("saga-1"))
+    {{ step.name }}.{{ step.compensation }}(StepRequest("saga-1"))
+    with pytest.raises(StepCancelled):
+        {{ step.name }}.execute(StepRequest("saga-1"))
+    assert [effect.state for effect in [{{ step.name }}.effects.find("saga-1")] if effect] == ["COMPENSATED"]
 
 
 def test_{{ step.compensation }}_accepts_nothing_to_undo() -> None:
