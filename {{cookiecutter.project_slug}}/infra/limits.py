@@ -32,10 +32,10 @@ from infra.timing import (
     EXPRESS_SAFETY_MARGIN_SECONDS,
     INIT_PHASE_SECONDS,
     LAMBDA_THROTTLED,
-    THROTTLE_SECONDS,
 {%- if saga.database_mode == "rds_proxy" %}
     SHORTEST_FUNCTION_TIMEOUT,
 {%- endif %}
+    THROTTLE_SECONDS,
     Timing,
 )
 from {{ saga.package_name }}.naming import DATABASE_NOT_READY, STEP_IN_PROGRESS, Step

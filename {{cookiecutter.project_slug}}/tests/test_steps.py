@@ -14,7 +14,6 @@ from devtools.harness.account import IDEMPOTENCY_TABLE, LambdaContext
 from {{ cookiecutter.package_name }} import handlers, saga
 from {{ cookiecutter.package_name }}.database import DatabaseNotReady
 from {{ cookiecutter.package_name }}.naming import OBSERVABILITY_FAILED, Step
-from {{ cookiecutter.package_name }}.runtime import idempotency
 from {{ cookiecutter.package_name }}.runtime.envelope import StepRequest, StepResult, max_payload_bytes
 from {{ cookiecutter.package_name }}.runtime.errors import (
     IdempotencyStoreUnavailable,
