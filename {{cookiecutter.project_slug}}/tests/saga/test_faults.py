@@ -160,6 +160,7 @@ def test_a_payload_at_its_limit_with_every_result_at_its_limit_and_a_long_crash_
 
     for step, role in harness.business:
         monkeypatch.setitem(harness.business, (step, role), largest("DONE" if role == "action" else "COMPENSATED"))
+
     def crash_with_a_long_message(request: StepRequest) -> StepResult:
         raise RuntimeError("m" * 256 * 1024)  # leaves the function cut short: whole, it alone would overflow the state
 
