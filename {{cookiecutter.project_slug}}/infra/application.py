@@ -17,6 +17,8 @@ from {{ saga.package_name }} import saga
 from {{ saga.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, SAGA_REQUESTED, function_construct_id
 
 OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
+# Attempts of each AWS call the starter makes: their backoffs (1, 2, 4, 8 s at most) fit in its timeout.
+STARTER_ATTEMPTS = 5
 
 
 class ApplicationStack(Stack):
@@ -94,6 +96,10 @@ class ApplicationStack(Stack):
             environment={
                 "SAGA_STATE_MACHINE_ARN": self.saga.state_machine.state_machine_arn,
                 "SAGA_TABLE_NAME": stateful.status_table.table_name,
+                # A throttled StartExecution is retried, at a rate the client adapts, before the request fails
+                # and is retried by Lambda, then dead-lettered: botocore reads these for every client.
+                "AWS_RETRY_MODE": "adaptive",
+                "AWS_MAX_ATTEMPTS": str(STARTER_ATTEMPTS),
             },
             with_idempotency=False,
             asynchronous=True,

@@ -16,6 +16,7 @@ from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 from app import build_app
 from infra import config
 from infra.acknowledgements import findings_accepted_for
+from infra.application import STARTER_ATTEMPTS
 from infra.definition import DEFINITION_FILE, saga_timing
 from infra.parameters import parameter_name
 from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
@@ -160,6 +161,10 @@ def test_saga_requested_events_from_the_projects_own_sources_reach_the_starter(s
         "source": [{"prefix": REQUEST_SOURCE_PREFIX}],
         "detail-type": ["SagaRequested"],
     }
+    # A throttled StartExecution is retried by the client before the request is retried, then dead-lettered.
+    variables = template["Resources"][starter]["Properties"]["Environment"]["Variables"]
+    assert (variables["AWS_RETRY_MODE"], int(variables["AWS_MAX_ATTEMPTS"])) == ("adaptive", STARTER_ATTEMPTS)
+    assert sum(min(2**attempt, 20) for attempt in range(STARTER_ATTEMPTS - 1)) < 30, "within the starter's timeout"
 
 
 def test_alarms_wake_people_for_failures_stopped_executions_dead_letters_and_crashes(
