@@ -22,6 +22,7 @@ from infra.parameters import parameter_name
 from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
 from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
+from {{ cookiecutter.package_name }} import operate
 from {{ cookiecutter.package_name }}.naming import PACKAGE, REQUEST_SOURCE_PREFIX, function_placeholder
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
 
@@ -259,6 +260,10 @@ def test_every_alarm_can_notify_through_its_topic(synthesized: Synthesized) -> N
     sns_key["Resources"][topic]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
     assert alarms_that_cannot_notify(sns_key) != []
     assert alarms_that_cannot_notify({"Resources": {}}) == ["no alarm"]
+
+
+def test_the_operators_command_finds_the_saga_table_the_stateful_stack_publishes() -> None:
+    assert operate.SAGA_TABLE_PARAMETER.format(stage="prod") == parameter_name("prod", SAGA_TABLE)
 
 
 # Actions granted on "*": AWS defines most of them on no narrower resource.
