@@ -26,6 +26,8 @@ from {{ saga.package_name }}.naming import (
 )
 
 OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
+# Attempts of each AWS call the starter makes: their backoffs (1, 2, 4, 8 s at most) fit in its timeout.
+STARTER_ATTEMPTS = 5
 
 
 class ApplicationStack(Stack):
@@ -112,6 +114,10 @@ class ApplicationStack(Stack):
             environment={
                 "SAGA_STATE_MACHINE_ARN": self.saga.alias.attr_arn,
                 "SAGA_TABLE_NAME": stateful.status_table.table_name,
+                # A throttled StartExecution is retried, at a rate the client adapts, before the request fails
+                # and is retried by Lambda, then dead-lettered: botocore reads these for every client.
+                "AWS_RETRY_MODE": "adaptive",
+                "AWS_MAX_ATTEMPTS": str(STARTER_ATTEMPTS),
             },
             asynchronous=True,
         )

@@ -16,11 +16,13 @@ from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 from app import build_app
 from infra import config
 from infra.acknowledgements import findings_accepted_for
+from infra.application import STARTER_ATTEMPTS
 from infra.definition import DEFINITION_FILE, saga_timing
 from infra.parameters import parameter_name
 from infra.stateful import SAGA_DEAD_LETTERS, SAGA_TABLE
 from infra.timing import INIT_PHASE_SECONDS
 from tests.infra.conftest import Synthesized
+from {{ cookiecutter.package_name }} import operate
 from {{ cookiecutter.package_name }}.naming import (
     EVENT_SOURCE,
     OBSERVABILITY_FAILED,
@@ -229,6 +231,10 @@ def test_saga_requested_events_from_the_projects_own_sources_reach_the_starter(s
         "source": [{"prefix": REQUEST_SOURCE_PREFIX}],
         "detail-type": ["SagaRequested"],
     }
+    # A throttled StartExecution is retried by the client before the request is retried, then dead-lettered.
+    variables = template["Resources"][starter]["Properties"]["Environment"]["Variables"]
+    assert (variables["AWS_RETRY_MODE"], int(variables["AWS_MAX_ATTEMPTS"])) == ("adaptive", STARTER_ATTEMPTS)
+    assert sum(min(2**attempt, 20) for attempt in range(STARTER_ATTEMPTS - 1)) < 30, "within the starter's timeout"
 
 
 PRODUCER = "arn:aws:iam::123456789012:role/orders/api"
@@ -440,6 +446,10 @@ def test_every_alarm_can_notify_through_its_topic(synthesized: Synthesized) -> N
     sns_key["Resources"][topic]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
     assert alarms_that_cannot_notify(sns_key) != []
     assert alarms_that_cannot_notify({"Resources": {}}) == ["no alarm"]
+
+
+def test_the_operators_command_finds_the_saga_table_the_stateful_stack_publishes() -> None:
+    assert operate.SAGA_TABLE_PARAMETER.format(stage="prod") == parameter_name("prod", SAGA_TABLE)
 
 
 # Actions granted on "*": AWS defines most of them on no narrower resource.

@@ -12,6 +12,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+import yaml  # type: ignore[import-untyped]
 from botocore.stub import Stubber
 
 from app import ROOT, build_app
@@ -120,6 +121,15 @@ def test_alarms_reach_the_address_and_the_topic_the_deployment_names() -> None:
     alarms = [body["Properties"] for body in of_type["CloudWatch::Alarm"].values()]
     assert alarms
     assert all(alarm["AlarmActions"] == [{"Ref": topic}, on_call] for alarm in alarms)
+
+
+def test_the_workflow_deploys_only_main_to_a_listed_stage_with_its_alarm_recipients() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    deploy, stage = workflow["jobs"]["deploy"], workflow[True]["workflow_dispatch"]["inputs"]["stage"]
+    assert deploy["if"].endswith(" && github.ref == 'refs/heads/main'")
+    # A free-text stage would create an unprotected environment on the fly; the role trusts the environment.
+    assert (stage["type"], stage["default"], deploy["environment"]) == ("choice", STAGE, "${{ '{{' }} inputs.stage {{ '}}' }}")
+    assert '-c "alarm_email=$ALARM_EMAIL" -c "alarm_topic_arn=$ALARM_TOPIC_ARN"' in deploy["steps"][-1]["run"]
 
 
 def test_checkov_fails_nothing_but_what_infra_checkov_skips_does_not_explain(

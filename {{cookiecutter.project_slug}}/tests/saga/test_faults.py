@@ -175,7 +175,7 @@ def test_failing_metrics_never_change_how_a_saga_ends(harness: "SagaHarness", fa
 
 
 @pytest.mark.parametrize("compensations_fail", [False, True], ids=["compensated", "compensations-fail"])
-def test_a_payload_at_its_limit_with_every_result_at_its_limit_still_ends_recorded(
+def test_a_payload_at_its_limit_with_every_result_at_its_limit_and_a_long_crash_still_ends_recorded(
     harness: "SagaHarness", monkeypatch: pytest.MonkeyPatch, compensations_fail: bool
 ) -> None:
     def largest(status: str) -> Any:
@@ -186,6 +186,11 @@ def test_a_payload_at_its_limit_with_every_result_at_its_limit_still_ends_record
 
     for step, role in harness.business:
         monkeypatch.setitem(harness.business, (step, role), largest("DONE" if role == "action" else "COMPENSATED"))
+
+    def crash_with_a_long_message(request: StepRequest) -> StepResult:
+        raise RuntimeError("m" * 256 * 1024)  # leaves the function cut short: whole, it alone would overflow the state
+
+    monkeypatch.setitem(harness.business, (STEPS[-1].name, "action"), crash_with_a_long_message)
     payload = {"blob": "x" * (max_payload_bytes(STEPS) - 16)}
     failing = COMPENSATIONS if compensations_fail else set()
     run = harness.run(new_saga(payload), {STEPS[-1].name: "crash"}, failing)

@@ -26,12 +26,15 @@ STATE_LIMIT_BYTES = 256 * 1024
 MAX_RESULT_BYTES = 8 * 1024
 # The state's own keys, the failure notes, an execution ARN and the error of a failed dead letter.
 STATE_OVERHEAD_BYTES = 8 * 1024
+# A failure's Cause while the state holds it: the error's name, its message cut short by the handler and
+# Lambda's stack trace of the handler's own frames, escaped twice (JSON in a JSON string).
+MAX_CAUSE_BYTES = 8 * 1024
 
 
 def max_payload_bytes(steps: tuple[Step, ...]) -> int:
     """The largest payload whose saga state still fits with every result at its largest."""
     results = sum(2 if step.compensation else 1 for step in steps)
-    return STATE_LIMIT_BYTES - STATE_OVERHEAD_BYTES - results * (MAX_RESULT_BYTES + 64)
+    return STATE_LIMIT_BYTES - STATE_OVERHEAD_BYTES - MAX_CAUSE_BYTES - results * (MAX_RESULT_BYTES + 64)
 
 
 def json_size(value: Any) -> int:

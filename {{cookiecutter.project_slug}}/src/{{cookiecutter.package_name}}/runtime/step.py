@@ -83,7 +83,8 @@ class SagaStep:
         return handler
 
     def _reported(self, error: Exception) -> Exception:
-        """The error as the state machine must see it, logged and counted once."""
+        """The error as the state machine must see it, logged and counted once: its class name and at most
+        ``MAX_REASON_CHARACTERS`` of its message, which become the failure's ``Cause`` in the saga's state."""
         reason = str(error)[:MAX_REASON_CHARACTERS]
         if isinstance(error, StepRejected):
             self._count("Rejected", expected=True)
@@ -92,23 +93,24 @@ class SagaStep:
         if isinstance(error, InvalidInput):
             self._count("InvalidInput", expected=False)
             logger.error("Invalid step input", extra={"reason": reason})
-            return error
+            return InvalidInput(reason)
         for retried in (TransientError, DatabaseNotReady):
             if isinstance(error, retried):
                 self._count(retried.__name__, expected=True)
                 logger.warning("Step not done; the state machine retries it", extra={"reason": reason})
-                return error if type(error) is retried else retried(reason)
+                return retried(reason)
         if isinstance(error, StepCancelled):
             self._count("Cancelled", expected=True)
             logger.warning("Step cancelled by its compensation; the saga compensates it", extra={"reason": reason})
-            return error
+            return StepCancelled(reason)
         if isinstance(error, StepInProgress | IdempotencyStoreUnavailable):
             self._count(type(error).__name__, expected=True)
             logger.info("Another invocation holds the step; the state machine retries", extra={"reason": reason})
-            return error
+            return type(error)(reason)
         self._count("Crashed", expected=False)
-        logger.exception("Step crashed")
-        return error
+        logger.exception("Step crashed")  # the whole message and stack trace stay in the log
+        crash: Exception = type(type(error).__name__, (Exception,), {"__module__": type(error).__module__})(reason)
+        return crash
 
     @staticmethod
     def _count(metric: str, *, expected: bool) -> None:
