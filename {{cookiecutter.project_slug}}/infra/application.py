@@ -76,6 +76,7 @@ class ApplicationStack(Stack):
             bus=stateful.event_bus,
             saga_role=self.saga.state_machine.role,
             producers=options.producers,
+            operators=options.operators,
         )
 
         self.subscriptions: dict[str, EventRoute] = {}

@@ -38,12 +38,13 @@ class SagaEventBus(Construct):
 
 
 class PublishersOnly(Construct):
-    """The bus's policy: only the saga publishes its outcomes, and only the named producers request sagas.
+    """The bus's policy: only the saga and its operators publish outcomes, only the named producers request sagas.
 
     In one account an identity policy alone lets a principal call ``PutEvents``; only an explicit Deny in
     the bus's policy overrides it. So the bus refuses an event of the saga's source from any principal but
-    the state machine's role and, when ``producers`` are named, a ``SagaRequested`` event from any other
-    principal. Another account's producer also needs an Allow, which this policy does not give.
+    the state machine's role and the ``operators`` (who finish stuck sagas) and, when ``producers`` are
+    named, a ``SagaRequested`` event from any other principal. Another account's producer also needs an
+    Allow, which this policy does not give.
     """
 
     def __init__(
@@ -54,10 +55,12 @@ class PublishersOnly(Construct):
         bus: events.IEventBus,
         saga_role: iam.IRole,
         producers: tuple[str, ...] | None,
+        operators: tuple[str, ...],
     ) -> None:
         super().__init__(scope, construct_id)
         self.bus = bus
-        self._deny_unless("OnlyTheSagaPublishesOutcomes", "events:source", EVENT_SOURCE, [saga_role.role_arn])
+        publishers = [saga_role.role_arn, *operators]
+        self._deny_unless("OnlyTheSagaPublishesOutcomes", "events:source", EVENT_SOURCE, publishers)
         if producers is not None:
             self._deny_unless("OnlyNamedProducersRequestSagas", "events:detail-type", SAGA_REQUESTED, list(producers))
 

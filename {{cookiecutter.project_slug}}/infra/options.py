@@ -3,6 +3,8 @@
 - ``saga_producers=ARN,...``: the IAM roles or users that may publish ``SagaRequested`` on the stage's bus.
   Without it, ``dev`` accepts requests from any principal of the account that may call ``PutEvents``;
   every other stage must name its producers.
+- ``saga_operators=ARN,...``: the IAM roles or users that may publish the saga's outcome events besides the
+  state machine: whoever runs ``python -m <package>.operate finish`` to complete a stuck saga.
 - ``saga_data_key=true``: encrypt the state machine's execution data with a customer managed KMS key.
 - ``alarm_email=ADDRESS`` subscribes an address to the stage's alarm topic; ``alarm_topic_arn=ARN`` also sends
   the alarms to a topic of your own (Chatbot, PagerDuty). Every stage but ``dev`` must name one of them.
@@ -18,6 +20,7 @@ from typing import Any
 from infra import config
 
 PRODUCERS = "saga_producers"
+OPERATORS = "saga_operators"
 DATA_KEY = "saga_data_key"
 ALARM_EMAIL = "alarm_email"
 ALARM_TOPIC_ARN = "alarm_topic_arn"
@@ -39,6 +42,7 @@ class AlarmRecipients:
 class Options:
     producers: tuple[str, ...] | None
     """None: the account's principals, as an identity policy allows them."""
+    operators: tuple[str, ...]
     customer_managed_key: bool
     alarm_recipients: AlarmRecipients
 
@@ -46,16 +50,17 @@ class Options:
 def read(context: Mapping[str, Any], known: Mapping[str, Any], stage: str) -> Options:
     """The options in ``context``; ``known`` is cdk.json's context. A wrong value exits with one line."""
     # The CDK's own keys (feature flags, lookups, the CLI's settings) carry a colon.
-    ours = {PRODUCERS, DATA_KEY, ALARM_EMAIL, ALARM_TOPIC_ARN}
+    ours = {PRODUCERS, OPERATORS, DATA_KEY, ALARM_EMAIL, ALARM_TOPIC_ARN}
     unknown = sorted(key for key in context if ":" not in key and key not in {*known, *CDK_OWN, *ours})
     if unknown:
         raise SystemExit(
             f"unknown context value {unknown[0]!r}: this app takes -c stage=NAME, -c {ALARM_EMAIL}=ADDRESS, "
-            f"-c {ALARM_TOPIC_ARN}=ARN, -c {PRODUCERS}=ARN,... and -c {DATA_KEY}=true"
+            f"-c {ALARM_TOPIC_ARN}=ARN, -c {PRODUCERS}=ARN,..., -c {OPERATORS}=ARN,... and -c {DATA_KEY}=true"
         )
     return Options(
         alarm_recipients=_alarm_recipients(context, stage),
         producers=_producers(context.get(PRODUCERS), stage),
+        operators=_principals(OPERATORS, context[OPERATORS]) if OPERATORS in context else (),
         customer_managed_key=_flag(context, DATA_KEY),
     )
 
@@ -81,13 +86,15 @@ def _producers(value: Any, stage: str) -> tuple[str, ...] | None:
         raise SystemExit(
             f"stage {stage!r} needs -c {PRODUCERS}=ARN,...: the IAM roles or users that may request sagas on its bus"
         )
-    producers = tuple(arn.strip() for arn in str(value).split(","))
-    for arn in producers:
+    return _principals(PRODUCERS, value)
+
+
+def _principals(key: str, value: Any) -> tuple[str, ...]:
+    principals = tuple(arn.strip() for arn in str(value).split(","))
+    for arn in principals:
         if not PRINCIPAL_ARN.fullmatch(arn):
-            raise SystemExit(
-                f"{PRODUCERS}: {arn!r} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/NAME)"
-            )
-    return producers
+            raise SystemExit(f"{key}: {arn!r} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/NAME)")
+    return principals
 
 
 def _flag(context: Mapping[str, Any], key: str) -> bool:

@@ -108,7 +108,7 @@ class Operator:
             errors = letter.state.get("compensation_errors", {})
             lines = [self.compensate(deployment, letter.state, name) for name in errors]
             outcome = outcome_of(letter.state)
-            self.publish(deployment, letter.state, outcome)
+            self.publish(deployment, letter, outcome)
             self.record_outcome(saga_id, letter, outcome)
         except BaseException:
             # Back in the queue at once, for the next attempt.
@@ -174,7 +174,8 @@ class Operator:
             raise Refused(f"{name} failed again ({answer.get('errorType', '?')}): the dead letter is kept")
         return f"{name}: {answer.get('status')}"
 
-    def publish(self, deployment: Deployment, state: dict[str, Any], outcome: str) -> None:
+    def publish(self, deployment: Deployment, letter: DeadLetter, outcome: str) -> None:
+        state = letter.state
         detail = {"saga_id": state["saga_id"], "status": outcome}
         if outcome != "SUCCEEDED":
             detail |= {"failed_step": state["failure"]["step"], "error": state["failure"]["error"]}
@@ -183,10 +184,20 @@ class Operator:
             "Source": EVENT_SOURCE,
             "DetailType": OUTCOME_EVENT[outcome],
             "Detail": json.dumps(detail),
+            # Consumers accept an outcome only from an execution of their state machine.
+            "Resources": [str(letter.body.get("execution_arn"))],
         }
-        failed = self.events.put_events(Entries=[entry])["FailedEntryCount"]
+        try:
+            failed = self.events.put_events(Entries=[entry])["FailedEntryCount"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "AccessDeniedException":
+                raise
+            failed = 1
         if failed:
-            raise Refused(f"the {OUTCOME_EVENT[outcome]} event could not be published: the dead letter is kept")
+            raise Refused(
+                f"the bus did not take the {OUTCOME_EVENT[outcome]} event (only the saga and the operators the stage "
+                "names with -c saga_operators=ARN,... may publish outcomes): the dead letter is kept"
+            )
 
     def record_outcome(self, saga_id: str, letter: DeadLetter, outcome: str) -> None:
         item = {

@@ -270,12 +270,14 @@ def test_only_the_state_machine_publishes_outcomes_and_only_named_producers_requ
     outcomes = deny("OnlyTheSagaPublishesOutcomes", "events:source", EVENT_SOURCE, [machine["Properties"]["RoleArn"]])
     # dev without producers: any principal of the account that may call PutEvents requests sagas, as before.
     check(template, {"OnlyTheSagaPublishesOutcomes": outcomes})
-    producers = [PRODUCER, "arn:aws:iam::123456789012:role/batch-*"]
-    app = build_app({"stage": "prod", "alarm_email": "on-call@example.com", "saga_producers": ", ".join(producers)})
+    producers, operator = [PRODUCER, "arn:aws:iam::123456789012:role/batch-*"], "arn:aws:iam::123456789012:role/on-call"
+    context = {"stage": "prod", "alarm_email": "on-call@example.com", "saga_operators": operator}
+    app = build_app({**context, "saga_producers": ", ".join(producers)})
     (application,) = [
         child for child in app.node.children if isinstance(child, Stack) and "application" in child.stack_name
     ]
     requests = deny("OnlyNamedProducersRequestSagas", "events:detail-type", "SagaRequested", producers)
+    outcomes["Condition"]["ArnNotLike"]["aws:PrincipalArn"].append(operator)
     check(dict(Template.from_stack(application).to_json()), {outcomes["Sid"]: outcomes, requests["Sid"]: requests})
 
 
@@ -290,11 +292,12 @@ def test_only_the_state_machine_publishes_outcomes_and_only_named_producers_requ
         ({"saga_producers": f"{PRODUCER},"}, "saga_producers: '' is not an IAM role or user ARN"),
         ({"saga_producers": "arn:aws:sqs:us-east-1:123456789012:queue"}, "is not an IAM role or user ARN"),
         ({"saga_producer": PRODUCER}, "unknown context value 'saga_producer'"),
+        ({"saga_operators": "on-call"}, "saga_operators: 'on-call' is not an IAM role or user ARN"),
         ({"saga_data_key": "yes"}, "saga_data_key must be true or false, not 'yes'"),
     ],
     ids=[
         *("stage-alarming-no-one", "not-an-email", "not-a-topic", "stage-without-producers", "not-an-arn"),
-        *("empty-entry", "not-iam", "unknown-value", "not-a-flag"),
+        *("empty-entry", "not-iam", "unknown-value", "operator-not-an-arn", "not-a-flag"),
     ],
 )
 def test_a_wrong_context_value_is_refused_with_one_line(context: dict[str, str], refusal: str) -> None:

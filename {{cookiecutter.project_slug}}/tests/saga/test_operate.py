@@ -11,6 +11,7 @@ import pytest
 from devtools.harness.runner import Hold
 from {{ cookiecutter.package_name }} import operate
 from {{ cookiecutter.package_name }}.naming import Step
+from {{ cookiecutter.package_name }}.runtime.envelope import OutcomeEvent
 from {{ cookiecutter.package_name }}.saga import STEPS
 
 if TYPE_CHECKING:
@@ -38,8 +39,9 @@ def test_finish_completes_a_saga_a_failed_compensation_left_behind(harness: "Sag
     outcome = {"saga_id": run.saga_id, "status": "FAILED", "failed_step": STEPS[-1].name, "error": "InjectedCrash"}
     record = account.status_record(run.saga_id) or {}
     assert {key: value for key, value in record.items() if key in outcome} == outcome
-    events = [(event["detail-type"], event["detail"]) for event in account.drain(account.events_queue)]
-    assert [event for event in events if event[1]["saga_id"] == run.saga_id] == [("SagaFailed", outcome)]
+    events = [event for event in account.drain(account.events_queue) if event["detail"]["saga_id"] == run.saga_id]
+    assert [(event["detail-type"], event["detail"]) for event in events] == [("SagaFailed", outcome)]
+    assert OutcomeEvent.parse(events[0]).published_by(account.state_machine_arn), "the consumers accept it"
     assert account.drain(account.dead_letter_queue) == []
     assert operate.main(["finish", run.saga_id]) == 1, "a second run finds nothing to finish"
 
