@@ -97,11 +97,7 @@ def require(purpose: str) -> None:
 def _user_exists(name: str) -> bool:
     import pwd  # noqa: PLC0415 - POSIX only, and only asked as root
 
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+    return any(entry.pw_name == name for entry in pwd.getpwall())
 
 
 if __name__ == "__main__":
