@@ -56,7 +56,8 @@ _TYPE_HINTS: dict[str, Any] = {
     "TIME": datetime.time.fromisoformat,
     "DECIMAL": decimal.Decimal,
 }
-
+# Result fields by Python type, bool before int: a bool is an int.
+_TYPED_FIELDS = ((bool, "booleanValue"), (int, "longValue"), (float, "doubleValue"))
 
 # The emulators attached to each client (by id), the last one answering.
 _attached: dict[int, list["DataApiEmulator"]] = {}
@@ -271,13 +272,8 @@ def _json_value(value: Any) -> Any:
 def _field(value: Any) -> dict[str, Any]:
     if value is None:
         return {"isNull": True}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"longValue": value}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": _json_value(value)}
+    kind = next((name for python_type, name in _TYPED_FIELDS if isinstance(value, python_type)), None)
+    return {kind: value} if kind else {"stringValue": _json_value(value)}
 
 
 def _translate(error: psycopg.Error) -> DataApiError:
