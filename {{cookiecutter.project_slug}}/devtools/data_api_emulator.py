@@ -29,20 +29,24 @@ import datetime
 import decimal
 import itertools
 import json
+import math
 import queue
 import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from botocore import xform_name
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 APPLICATION_NAME = "rds-data-emulator"
 EVENT = "before-call.rds-data"
+OPERATIONS = ("ExecuteStatement", "BeginTransaction", "CommitTransaction", "RollbackTransaction")
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _TYPE_HINTS: dict[str, Any] = {
     "JSON": lambda text: Jsonb(json.loads(text)),
@@ -52,7 +56,8 @@ _TYPE_HINTS: dict[str, Any] = {
     "TIME": datetime.time.fromisoformat,
     "DECIMAL": decimal.Decimal,
 }
-
+# Result fields by Python type, bool before int: a bool is an int.
+_TYPED_FIELDS = ((bool, "booleanValue"), (int, "longValue"), (float, "doubleValue"))
 
 # The emulators attached to each client (by id), the last one answering.
 _attached: dict[int, list["DataApiEmulator"]] = {}
@@ -72,37 +77,25 @@ class DataApiEmulator:
     ) -> None:
         self.database_url = database_url
         self.cluster_arn, self.secret_arn, self.database = cluster_arn, secret_arn, database
-        self._idle: queue.LifoQueue[psycopg.Connection[dict[str, Any]]] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(pool_size)
+        # One slot per connection the pool may open: the connection, or None until it is (again) opened.
+        self._pool: queue.LifoQueue[psycopg.Connection[dict[str, Any]] | None] = queue.LifoQueue()
+        for _ in range(pool_size):
+            self._pool.put(None)
         self._transactions: dict[str, psycopg.Connection[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._paused_calls: int | None = None
-        self._paused_until: float | None = None
+        self._paused: Iterator[bool] = iter(())
 
     def pause(self, calls: int | None = None, seconds: float | None = None) -> None:
         """Answer "resuming" to the next ``calls`` requests, for ``seconds``, or, with neither, until ``resume``."""
+        until = time.monotonic() + seconds if seconds is not None else math.inf
+        answers = itertools.repeat(True) if calls is None else itertools.repeat(True, calls)
         with self._lock:
-            self._paused_calls = calls if calls is not None or seconds is not None else -1
-            self._paused_until = time.monotonic() + seconds if seconds is not None else None
+            self._paused = itertools.takewhile(lambda _: time.monotonic() < until, answers)
 
     def resume(self) -> None:
         with self._lock:
-            self._paused_calls, self._paused_until = None, None
-
-    def _resuming(self) -> bool:
-        """Whether this request meets a paused cluster; counts it against a pause of so many calls."""
-        with self._lock:
-            if self._paused_until is not None:
-                if time.monotonic() < self._paused_until:
-                    return True
-                self._paused_until, self._paused_calls = None, None
-            if self._paused_calls is None or self._paused_calls == 0:
-                self._paused_calls = None
-                return False
-            if self._paused_calls > 0:
-                self._paused_calls -= 1
-            return True
+            self._paused = iter(())
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
@@ -123,27 +116,20 @@ class DataApiEmulator:
 
     def close(self) -> None:
         with self._lock:
-            connections = list(self._transactions.values())
-            self._transactions.clear()
-        while not self._idle.empty():
-            connections.append(self._idle.get_nowait())
-        for connection in connections:
+            lent, self._transactions = list(self._transactions.values()), {}
+        idle = [self._pool.get_nowait() for _ in range(self._pool.qsize())]
+        for connection in filter(None, [*lent, *idle]):
             connection.close()
 
     def _intercept(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        request = json.loads(params["body"] or b"{}")
-        operations = {
-            "ExecuteStatement": self.execute_statement,
-            "BeginTransaction": self.begin_transaction,
-            "CommitTransaction": self.commit_transaction,
-            "RollbackTransaction": self.rollback_transaction,
-        }
-        if model.name not in operations:
+        if model.name not in OPERATIONS:
             raise NotImplementedError(f"the local Data API does not emulate {model.name}")
         try:
-            if self._resuming():
+            with self._lock:
+                resuming = next(self._paused, False)
+            if resuming:
                 raise DataApiError("DatabaseResumingException", "The database is resuming after being auto-paused")
-            body, status = operations[model.name](request), 200
+            body, status = getattr(self, xform_name(model.name))(json.loads(params["body"] or b"{}")), 200
         except DataApiError as error:
             body = {"Error": {"Code": error.code, "Message": str(error)}, "message": str(error)}
             status = error.status
@@ -156,13 +142,12 @@ class DataApiEmulator:
             raise DataApiError("BadRequestException", f'FATAL: database "{request["database"]}" does not exist')
         transaction_id = request.get("transactionId")
         values = {item["name"]: self._value(item) for item in request.get("parameters", [])}
-        query = _NAMED_PARAMETER.sub(r"%(\1)s::varchar", request["sql"].replace("%", "%%"))
-        for name, value in values.items():
-            if not isinstance(value, str):
-                query = query.replace(f"%({name})s::varchar", f"%({name})s")
+        # An untyped string is bound as varchar; a missing value is reported when the statement runs.
+        cast = {name: "::varchar" if isinstance(value, str) else "" for name, value in values.items()}
+        sql = request["sql"].replace("%", "%%")
+        query = _NAMED_PARAMETER.sub(lambda name: f"%({name[1]})s{cast.get(name[1], '')}", sql)
         if transaction_id is not None:
-            connection = self._transaction(transaction_id)
-            return self._run(connection, query, values, request)
+            return self._run(self._transaction(transaction_id), query, values, request)
         connection = self._acquire()
         try:
             return self._run(connection, query, values, request)
@@ -216,11 +201,9 @@ class DataApiEmulator:
         return connection
 
     def _acquire(self) -> "psycopg.Connection[dict[str, Any]]":
-        self._slots.acquire()
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
+        connection = self._pool.get()  # waits while every connection is lent
+        if connection is not None:
+            return connection
         try:
             return psycopg.connect(
                 self.database_url,
@@ -230,15 +213,14 @@ class DataApiEmulator:
                 connect_timeout=5,
             )
         except psycopg.OperationalError as error:
-            self._slots.release()
+            self._pool.put(None)
             raise DataApiError("DatabaseUnavailableException", f"The database is unavailable: {error}", 504) from error
 
     def _release(self, connection: "psycopg.Connection[dict[str, Any]]") -> None:
-        if not connection.closed and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            self._idle.put(connection)
-        else:
+        reusable = not connection.closed and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if not reusable:
             connection.close()
-        self._slots.release()
+        self._pool.put(connection if reusable else None)
 
     @staticmethod
     def _value(parameter: dict[str, Any]) -> Any:
@@ -290,13 +272,8 @@ def _json_value(value: Any) -> Any:
 def _field(value: Any) -> dict[str, Any]:
     if value is None:
         return {"isNull": True}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"longValue": value}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": _json_value(value)}
+    kind = next((name for python_type, name in _TYPED_FIELDS if isinstance(value, python_type)), None)
+    return {kind: value} if kind else {"stringValue": _json_value(value)}
 
 
 def _translate(error: psycopg.Error) -> DataApiError:

@@ -13,10 +13,11 @@ proxy, here pgbouncer (``devtools.pgbouncer``) instead of RDS Proxy.
     python -m devtools.local_database migrate   # apply the migrations to $SAGA_DATABASE_URL
 """
 
+import contextlib
 import os
 import sys
-from types import TracebackType
 from typing import Any
+from unittest import mock
 
 import psycopg
 {% if saga.database_mode == "data_api" %}
@@ -34,30 +35,31 @@ LOCAL_AWS = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SE
 {%- if saga.database_mode == "data_api" %}
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:123456789012:cluster:local"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:local-database"
-ENVIRONMENT = ("DATABASE_CLUSTER_ARN", "DATABASE_SECRET_ARN", "DATABASE_NAME")
-{%- else %}
-ENVIRONMENT = ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_SSLMODE")
 {%- endif %}
 
 
-class LocalDatabase:
-    """Points ``{{ saga.package_name }}.database`` at the PostgreSQL database ``url`` until closed."""
+class LocalDatabase(contextlib.ExitStack[bool | None]):
+    """Points ``{{ saga.package_name }}.database`` at the PostgreSQL database ``url``; closing undoes it all."""
 
     def __init__(self, url: str, pool_size: int = 5) -> None:
+        super().__init__()
         self.url = url
         self.name = url.rsplit("/", 1)[1]
-        self.admin = psycopg.connect(url, autocommit=True)
+        self.admin = self.enter_context(psycopg.connect(url, autocommit=True))
         # Restored on close: a local run inside a test session must hand the session's database back.
-        self._previous_environment = {name: os.environ.get(name) for name in (*ENVIRONMENT, *LOCAL_AWS)}
+        self.enter_context(mock.patch.dict(os.environ))
         # Nothing here calls AWS{% if saga.database_mode == "rds_proxy" %} (the IAM token is signed locally){% endif %}: any region and credentials will do.
         for name, value in LOCAL_AWS.items():
             os.environ.setdefault(name, value)
 {%- if saga.database_mode == "data_api" %}
         self.emulator = DataApiEmulator(url, CLUSTER_ARN, SECRET_ARN, self.name, pool_size=pool_size)
+        self.callback(self.emulator.close)
         os.environ.update(DATABASE_CLUSTER_ARN=CLUSTER_ARN, DATABASE_SECRET_ARN=SECRET_ARN, DATABASE_NAME=self.name)
         self.emulator.attach(data_api.client())
+        self.callback(self.emulator.detach, data_api.client())
 {%- else %}
         self.proxy = PgBouncer(url, pool_size=pool_size)
+        self.callback(self.proxy.stop)
         os.environ.update(
             DATABASE_HOST="127.0.0.1",
             DATABASE_PORT=str(self.proxy.port),
@@ -67,34 +69,8 @@ class LocalDatabase:
         )
         # This thread's connection, if any, belongs to the previous database.
         rds_proxy.close()
+        self.callback(rds_proxy.close)
 {%- endif %}
-
-    def __enter__(self) -> "LocalDatabase":
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-{%- if saga.database_mode == "data_api" %}
-        self.emulator.detach(data_api.client())
-        self.emulator.close()
-        self._restore_environment()
-{%- else %}
-        rds_proxy.close()
-        self.proxy.stop()
-        self._restore_environment()
-{%- endif %}
-        self.admin.close()
-
-    def _restore_environment(self) -> None:
-        for name, value in self._previous_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
     def migrate(self) -> list[str]:
         """Apply the pending migrations through the functions' own access path."""
@@ -128,11 +104,9 @@ class LocalDatabase:
 
     def effects(self, saga_id: str) -> dict[str, str | None]:
         """The state of each service's effect for one saga, read directly from PostgreSQL; None when absent."""
-        effects: dict[str, str | None] = {}
-        for table in self.tables:
-            row = self.admin.execute(f'SELECT state FROM "{table}" WHERE saga_id = %s', (saga_id,)).fetchone()  # noqa: S608
-            effects[table] = None if row is None else str(row[0])
-        return effects
+        query = 'SELECT state FROM "{}" WHERE saga_id = %s'
+        rows = {table: self.admin.execute(query.format(table), (saga_id,)).fetchone() for table in self.tables}
+        return {table: None if row is None else str(row[0]) for table, row in rows.items()}
 
     def server_connections(self) -> dict[str, int]:
         """Connections PostgreSQL holds open to this database right now, by client, besides this one."""

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -58,11 +57,6 @@ def private_folder(prefix: str) -> Path:
     return folder
 
 
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
 class PostgresServer:
     """One PostgreSQL server; ``url`` is a superuser URL of its ``postgres`` database."""
 
@@ -82,16 +76,16 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """A new empty database (an older one of that name is dropped); returns its URL."""
+        self.drop_database(name)
         with psycopg.connect(self.url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
-        return with_database(self.url, name)
+        return urlunsplit(urlsplit(self.url)._replace(path=f"/{name}"))
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def stop(self) -> None:
+    def close(self) -> None:
         if self.folder is None:
             return
         self._run([binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"])
@@ -103,13 +97,8 @@ class PostgresServer:
         subprocess.run(as_server_user(command), check=True, capture_output=True)  # noqa: S603
 
 
-@contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+def postgres_server() -> contextlib.closing[PostgresServer]:
+    return contextlib.closing(PostgresServer())
 
 
 def main() -> None:

@@ -81,9 +81,9 @@ def old_node() -> str | None:
         finished = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
     except (OSError, subprocess.TimeoutExpired):
         return None
-    version = finished.stdout
-    major = version.strip().lstrip("v").split(".")[0]
-    return version.strip() if major.isdigit() and int(major) < MINIMUM_NODE else None
+    version = finished.stdout.strip()
+    major = version.lstrip("v").split(".")[0]
+    return version if major.isdigit() and int(major) < MINIMUM_NODE else None
 
 
 def require(purpose: str) -> None:
@@ -97,17 +97,12 @@ def require(purpose: str) -> None:
 def _user_exists(name: str) -> bool:
     import pwd  # noqa: PLC0415 - POSIX only, and only asked as root
 
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+    return any(entry.pw_name == name for entry in pwd.getpwall())
 
 
 if __name__ == "__main__":
     purposes = sys.argv[1:] or ["test"]
-    unknown = set(purposes) - set(NEEDS)
-    if unknown:
+    if set(purposes) - set(NEEDS):
         print(f"usage: python3 -m devtools.prerequisites [{'|'.join(NEEDS)}]", file=sys.stderr)
         sys.exit(2)
     for purpose in purposes:

@@ -30,8 +30,6 @@ from devtools import readme
 
 PROJECT_DIR = readme.PROJECT_DIR
 DEFINITION_FILE = "statemachine/saga.asl.json"
-# What `make definition` runs.
-DEFINITION_MODULES = ("infra.definition", "devtools.readme")
 
 
 @dataclass
@@ -146,7 +144,7 @@ def regenerate(variables: dict[str, str]) -> int:
         print("\n".join(f"  {line}" for line in merge.in_the_way), file=sys.stderr)
         return 1
     environment = {**os.environ, "PYTHONPATH": "src"}
-    for module in DEFINITION_MODULES:
+    for module in ("infra.definition", "devtools.readme"):  # what `make definition` runs
         command = [sys.executable, "-m", module]
         if subprocess.run(command, cwd=PROJECT_DIR, env=environment, check=False).returncode:  # noqa: S603
             git("reset", "--quiet", "--hard")
@@ -157,9 +155,13 @@ def regenerate(variables: dict[str, str]) -> int:
     return 0
 
 
-def refusal(variables: object) -> str | None:
+def refusal(text: str) -> str | None:
     """Why the change cannot start, if it cannot; the template's hooks judge the answers' values."""
     cruft_file = PROJECT_DIR / ".cruft.json"
+    try:
+        variables = json.loads(text)
+    except json.JSONDecodeError as error:
+        return f"VARIABLES is not JSON: {error}"
     if not cruft_file.is_file():
         return "the project has no .cruft.json: create it with `cruft create`, or link it with `cruft link`"
     if not isinstance(variables, dict) or not all(isinstance(value, str) for value in variables.values()):
@@ -176,16 +178,11 @@ def refusal(variables: object) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variables", nargs="?", help='the answers to change, as JSON: {"consumers": "audit"}')
-    args = parser.parse_args(argv)
-    try:
-        variables = json.loads(args.variables or "{}")
-    except json.JSONDecodeError as error:
-        print(f"ERROR: VARIABLES is not JSON: {error}", file=sys.stderr)
-        return 2
+    variables = parser.parse_args(argv).variables or "{}"
     if problem := refusal(variables):
         print(f"ERROR: {problem}", file=sys.stderr)
         return 2
-    return regenerate(variables)
+    return regenerate(json.loads(variables))
 
 
 if __name__ == "__main__":
