@@ -114,15 +114,18 @@ def functions(description: dict[str, Any]) -> list[Function]:
     return found
 
 
-def event(function: Function, description: dict[str, Any], saga_id: str) -> dict[str, Any]:
-    """A first invocation's event, for a saga nobody has seen yet."""
+def event(function: Function, description: dict[str, Any], saga_id: str, state_machine_arn: str) -> dict[str, Any]:
+    """A first invocation's event, for a saga nobody has seen yet; an outcome comes from an execution of the
+    state machine, as consumers require."""
     if function.kind in {"action", "compensation", "baseline"}:
         return {"saga_id": saga_id, "payload": {"amount": 10}, "results": {}}
     if function.kind == "consumer":
         consumer = next(item for item in description["consumers"] if function.name == f"consumer {item['name']}")
         detail_type = consumer["receives"][0]
         detail = {"saga_id": saga_id, "status": description["outcome_status"][detail_type]}
-        return eventbridge(detail_type, f"{description['package']}.saga", detail, description["region"])
+        execution = f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{saga_id}"
+        outcome = eventbridge(detail_type, f"{description['package']}.saga", detail, description["region"])
+        return outcome | {"resources": [execution]}
     if function.kind == "starter":
         detail = {"saga_id": saga_id, "payload": {"amount": 10}}
         return eventbridge(
@@ -218,7 +221,7 @@ class ColdStarts:
         """One cold start of ``function`` in the environment of ``asset_of``: import and first invocation seconds."""
         saga_id = f"bench-{uuid.uuid4().hex[:16]}"
         code = MEASURED.format(
-            event=repr(event(function, self.description, saga_id)),
+            event=repr(event(function, self.description, saga_id, self.moto.state_machine_arn)),
             function_name=function.name,
             memory=self.description["memory_mb"],
             arn=f"arn:aws:lambda:{self.description['region']}:123456789012:function:bench",
