@@ -24,7 +24,7 @@ from pathlib import Path
 from unittest import mock
 
 import cruft
-from cookiecutter.exceptions import FailedHookException  # type: ignore[import-untyped]
+from cookiecutter import exceptions as cookiecutter_errors  # type: ignore[import-untyped]
 
 from devtools import readme
 
@@ -137,7 +137,7 @@ def regenerate(variables: dict[str, str]) -> int:
     try:
         with mock.patch.object(importlib.import_module("cruft._commands.update"), "_apply_project_updates", apply):
             cruft.update(PROJECT_DIR, skip_apply_ask=True, extra_context=variables)
-    except FailedHookException:
+    except cookiecutter_errors.FailedHookException:
         return 1  # the template refused an answer; its hook printed the ERROR line
     if merge.in_the_way:
         print("ERROR: nothing changed; take the change into these files, commit, and run it again:", file=sys.stderr)

@@ -117,7 +117,7 @@ def test_every_placeholder_of_the_definition_is_filled_with_its_resource(synthes
         for policy in resources(template, "AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement["Action"] == "lambda:InvokeFunction" and "StateMachine" in str(policy["Properties"]["Roles"])
-        for resource in statement["Resource"]
+        for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
     ]
     for step in STEPS:
         for role, title in step.functions.items():
@@ -377,7 +377,7 @@ def test_every_function_s_lost_observability_is_counted_from_its_logs_and_alarme
     filters = list(resources(template, "AWS::Logs::MetricFilter").values())
     assert len(filters) == len(project_functions(template))
     for log_filter in filters:
-        assert log_filter["Properties"]["FilterPattern"] == f'{{ "{{" }} $.message = "{OBSERVABILITY_FAILED}" {{ "}}" }}'
+        assert log_filter["Properties"]["FilterPattern"] == "{ $.message = " + json.dumps(OBSERVABILITY_FAILED) + " }"
         (counted,) = log_filter["Properties"]["MetricTransformations"]
         assert (counted["MetricNamespace"], counted["MetricName"], counted["MetricValue"]) == (
             NAMESPACE,
