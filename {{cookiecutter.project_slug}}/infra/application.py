@@ -1,13 +1,13 @@
 {%- set saga = cookiecutter | saga_model -%}
 """The saga itself: its functions, the state machine, the consumers' subscriptions and the monitoring."""
 
-from aws_cdk import Duration, Environment, Stack, triggers
+from aws_cdk import CfnOutput, Duration, Environment, Stack, triggers
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra import config, packaging
+from infra import config, packaging, queues
 from infra.definition import saga_timing
 from infra.events import EventRoute, PublishersOnly
 from infra.monitoring import Monitoring
@@ -28,6 +28,13 @@ from {{ saga.package_name }}.naming import (
 OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
 # Attempts of each AWS call the starter makes: their backoffs (1, 2, 4, 8 s at most) fit in its timeout.
 STARTER_ATTEMPTS = 5
+# The output that names the stage's state machine alias; `make preflight` finds the executions through it.
+STATE_MACHINE_ALIAS_OUTPUT = "StateMachineAliasArn"
+
+
+def function_name_output(construct_id: str) -> str:
+    """The output that names a function's generated name: `make preflight` finds the ones a deploy deletes by it."""
+    return f"{construct_id}Name"
 
 
 class ApplicationStack(Stack):
@@ -171,6 +178,25 @@ class ApplicationStack(Stack):
                 "delivery": stateful.delivery_dead_letters,
             },
         )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What the person on call looks up: `aws cloudformation describe-stacks --query Stacks[0].Outputs`."""
+        kept = f"kept {queues.RETENTION.to_days():.0f} days"
+        outputs = {
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "The SNS topic every alarm of the stage notifies"),
+            STATE_MACHINE_ALIAS_OUTPUT: (self.saga.alias.attr_arn, "The state machine alias sagas are started through"),
+            "SagaDeadLetterQueueUrl": (self.stateful.saga_dead_letters.queue_url, f"Sagas to finish by hand, {kept}"),
+            "DeliveryDeadLetterQueueUrl": (
+                self.stateful.delivery_dead_letters.queue_url,
+                f"Events a consumer or the starter could not handle, {kept}",
+            ),
+        }
+        for construct_id, function in self.functions.items():
+            description = f"The {function.service_name} function"
+            outputs[function_name_output(construct_id)] = (function.function.function_name, description)
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
 
     def _function(
         self,

@@ -6,22 +6,35 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
+from dataclasses import replace
+{%- if saga.workflow_type == "EXPRESS" %}
+from datetime import UTC, datetime, timedelta
+{%- endif %}
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import boto3
 import botocore.session
 import pytest
 import yaml  # type: ignore[import-untyped]
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from app import ROOT, build_app
-from infra import config, preflight
+from infra import config, preflight, queues
+from infra.application import STATE_MACHINE_ALIAS_OUTPUT, ApplicationStack, function_name_output
 from infra.aurora import ENGINE_VERSION
 from infra.database_{{ saga.database_mode }} import MIN_CAPACITY
+from infra.definition import DEFINITION_FILE
 from tests.infra.conftest import Synthesized
+from {{ saga.package_name }} import saga
+from {{ saga.package_name }}.naming import Step, function_construct_id, function_placeholder
 
 STAGE = config.DEFAULT_STAGE
+ARN_PREFIX = f"arn:aws:lambda:{config.REGION}:123456789012"
+ROLE = "arn:aws:iam::123456789012:role/saga"
 
 
 def tool(variable: str, default: Path, install: str) -> str:
@@ -219,3 +232,96 @@ def test_preflight_names_each_problem_with_its_fix(broken: dict[str, Any], probl
     assert [str(problem) in line for line in found] == ([] if problem is None else [True])
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
+
+
+def test_the_application_stack_outputs_what_the_person_on_call_looks_up(synthesized: Synthesized) -> None:
+    application = cast(ApplicationStack, synthesized.application)
+    stateful = application.stateful
+    expected = {
+        "AlarmTopicArn": application.monitoring.topic.topic_arn,
+        STATE_MACHINE_ALIAS_OUTPUT: application.saga.alias.attr_arn,
+        "SagaDeadLetterQueueUrl": stateful.saga_dead_letters.queue_url,
+        "DeliveryDeadLetterQueueUrl": stateful.delivery_dead_letters.queue_url,
+        **{
+            function_name_output(key): function.function.function_name
+            for key, function in application.functions.items()
+        },
+    }
+    outputs = synthesized.json(application)["Outputs"]
+    assert {key: output["Value"] for key, output in outputs.items()} == application.resolve(expected)
+    assert all(output["Description"] for output in outputs.values())
+    # What the README tells the person on call about the dead letters is what the queues do.
+    kept = f"kept {queues.RETENTION.to_days():.0f} days"
+    assert kept in outputs["SagaDeadLetterQueueUrl"]["Description"]
+    assert f"Dead letters are {kept}" in " ".join((ROOT / "README.md").read_text().split())
+
+
+@pytest.mark.parametrize("shortfall", [0, 1])
+def test_preflight_names_a_concurrency_limit_below_the_stage_s_functions(
+    synthesized: Synthesized, shortfall: int
+) -> None:
+    needed = preflight.saga_function_count()
+    assert needed == len(cast(ApplicationStack, synthesized.application).functions)
+    client = botocore.session.get_session().create_client("lambda", region_name=config.REGION)
+    limit = {"ConcurrentExecutions": needed + 5, "UnreservedConcurrentExecutions": needed - shortfall}
+    with Stubber(client) as stubber:
+        stubber.add_response("get_account_settings", {"AccountLimit": limit})
+        problem = preflight.concurrency_problem(client)
+    below = f"{needed - shortfall} of them unreserved, fewer than the {needed} functions of the stage"
+    assert [below in line for line in [problem] if line] == ([True] if shortfall else [])
+
+
+# The project's saga as it may be changed after the stage was deployed.
+EDITS: dict[str, Callable[[tuple[Step, ...]], tuple[Step, ...]]] = {
+    "nothing removed": lambda steps: steps,
+    "the last step removed": lambda steps: steps[:-1],
+{%- if saga.compensated_steps %}
+    "the compensations removed": lambda steps: tuple(replace(step, compensation=None) for step in steps),
+{%- endif %}
+}
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_preflight_refuses_a_deploy_that_deletes_a_function_a_running_execution_may_invoke(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    """The stage runs this project's definition, its functions named in its stack's outputs; saga.py then changes."""
+    application = synthesized.application.stack_name
+    outputs = {key: f"{application}-{key}" for key in synthesized.json(synthesized.application)["Outputs"]}
+    names = {title: outputs[function_name_output(function_construct_id(title))] for step in saga.STEPS
+             for title in step.functions.values()}  # fmt: skip
+    definition = DEFINITION_FILE.read_text()
+    for title, name in names.items():
+        definition = definition.replace("${" + function_placeholder(title) + "}", f"{ARN_PREFIX}:function:{name}:7")
+    monkeypatch.setattr(saga, "STEPS", EDITS[edit](saga.STEPS))
+    deleted = sorted(set(names.values()) - {names[title] for step in saga.STEPS for title in step.functions.values()})
+    assert bool(deleted) == (edit != "nothing removed")
+    cloudformation = botocore.session.get_session().create_client("cloudformation", region_name=config.REGION)
+    with mock_aws(), Stubber(cloudformation) as stubbed:
+        stepfunctions = boto3.client("stepfunctions", region_name=config.REGION)
+        machine = stepfunctions.create_state_machine(
+            name=config.stage_prefix(STAGE), definition=definition, roleArn=ROLE, type=saga.WORKFLOW_TYPE
+        )["stateMachineArn"]
+        outputs[STATE_MACHINE_ALIAS_OUTPUT] = f"{machine}:{config.stage_prefix(STAGE)}"
+        stack = {"StackName": application, "CreationTime": "2026-12-01T00:00:00Z", "StackStatus": "UPDATE_COMPLETE",
+                 "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()]}  # fmt: skip
+        stubbed.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": application})
+{%- if saga.workflow_type == "STANDARD" %}
+        for name in ("order-0", "order-1"):
+            execution = stepfunctions.start_execution(stateMachineArn=machine, name=name, input="{}")
+        stepfunctions.stop_execution(executionArn=execution["executionArn"])
+        found = preflight.deletion_problems(cloudformation, stepfunctions, STAGE)
+    # Only the running execution is named: one that has ended invokes nothing any more.
+    named = f"1 running execution(s) of {STAGE} may still invoke (order-0)"
+{%- else %}
+        # One execution started two minutes ago may still run; the one of ten minutes ago was stopped at five.
+        cloudwatch = boto3.client("cloudwatch", region_name=config.REGION)
+        for minutes in (2, 10):
+            started = {"MetricName": "ExecutionsStarted", "Value": 1, "Timestamp": datetime.now(UTC) - timedelta(minutes=minutes),
+                       "Dimensions": [{"Name": "StateMachineArn", "Value": machine}]}  # fmt: skip
+            cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=[started])  # type: ignore[list-item]
+        found = preflight.deletion_problems(cloudformation, stepfunctions, cloudwatch, STAGE)
+    named = f"1 execution(s) of {STAGE} started in the last 5 minutes may still invoke"
+{%- endif %}
+    assert len(found) == len(deleted)
+    assert all(f"delete the function {name}, which {named}" in line for name, line in zip(deleted, found, strict=True))
