@@ -127,9 +127,9 @@ def concurrency_problem(lambda_client: Any) -> str | None:
     if limit["UnreservedConcurrentExecutions"] >= needed:
         return None
     return (
-        f"Lambda runs at most {limit['ConcurrentExecutions']} functions at once for this account in {config.REGION}, "
-        f"{limit['UnreservedConcurrentExecutions']} of them unreserved, fewer than the {needed} functions of the "
-        f"stage, which throttles sagas: aws service-quotas request-service-quota-increase --service-code lambda "
+        f"the account's Lambda concurrency limit in {config.REGION} is {limit['ConcurrentExecutions']}, "
+        f"{limit['UnreservedConcurrentExecutions']} of it unreserved, below the {needed} functions of the stage, "
+        "which would throttle one another: aws service-quotas request-service-quota-increase --service-code lambda "
         f"--quota-code {CONCURRENCY_QUOTA} --desired-value 1000"
     )
 

@@ -143,6 +143,8 @@ def test_the_workflow_deploys_only_main_to_a_listed_stage_with_its_alarm_recipie
     # A free-text stage would create an unprotected environment on the fly; the role trusts the environment.
     assert (stage["type"], stage["default"], deploy["environment"]) == ("choice", STAGE, "${{ '{{' }} inputs.stage {{ '}}' }}")
     assert '-c "alarm_email=$ALARM_EMAIL" -c "alarm_topic_arn=$ALARM_TOPIC_ARN"' in deploy["steps"][-1]["run"]
+    (preflight_step,) = [step for step in deploy["steps"] if step.get("run") == "make preflight"]
+    assert preflight_step["env"]["STAGE"] == deploy["environment"]
 
 
 def test_checkov_fails_nothing_but_what_infra_checkov_skips_does_not_explain(
@@ -256,6 +258,11 @@ def test_the_application_stack_outputs_what_the_person_on_call_looks_up(synthesi
     assert f"Dead letters are {kept}" in " ".join((ROOT / "README.md").read_text().split())
 
 
+def test_preflight_refuses_what_is_not_a_stage_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preflight.main(["Prod"]) == 2
+    assert capsys.readouterr().out == "'Prod' is not a stage: python -m infra.preflight [STAGE]\n"
+
+
 @pytest.mark.parametrize("shortfall", [0, 1])
 def test_preflight_names_a_concurrency_limit_below_the_stage_s_functions(
     synthesized: Synthesized, shortfall: int
@@ -267,7 +274,7 @@ def test_preflight_names_a_concurrency_limit_below_the_stage_s_functions(
     with Stubber(client) as stubber:
         stubber.add_response("get_account_settings", {"AccountLimit": limit})
         problem = preflight.concurrency_problem(client)
-    below = f"{needed - shortfall} of them unreserved, fewer than the {needed} functions of the stage"
+    below = f"is {needed + 5}, {needed - shortfall} of it unreserved, below the {needed} functions of the stage"
     assert [below in line for line in [problem] if line] == ([True] if shortfall else [])
 
 
@@ -316,10 +323,11 @@ def test_preflight_refuses_a_deploy_that_deletes_a_function_a_running_execution_
 {%- else %}
         # One execution started two minutes ago may still run; the one of ten minutes ago was stopped at five.
         cloudwatch = boto3.client("cloudwatch", region_name=config.REGION)
+        dimensions = [{"Name": "StateMachineArn", "Value": machine}]
         for minutes in (2, 10):
-            started = {"MetricName": "ExecutionsStarted", "Value": 1, "Timestamp": datetime.now(UTC) - timedelta(minutes=minutes),
-                       "Dimensions": [{"Name": "StateMachineArn", "Value": machine}]}  # fmt: skip
-            cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=[started])  # type: ignore[list-item]
+            at = datetime.now(UTC) - timedelta(minutes=minutes)
+            started = {"MetricName": "ExecutionsStarted", "Value": 1, "Timestamp": at, "Dimensions": dimensions}
+            cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=[started])
         found = preflight.deletion_problems(cloudformation, stepfunctions, cloudwatch, STAGE)
     named = f"1 execution(s) of {STAGE} started in the last 5 minutes may still invoke"
 {%- endif %}
