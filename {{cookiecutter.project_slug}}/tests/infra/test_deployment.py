@@ -7,7 +7,9 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Callable
+{%- if saga.compensated_steps %}
 from dataclasses import replace
+{%- endif %}
 {%- if saga.workflow_type == "EXPRESS" %}
 from datetime import UTC, datetime, timedelta
 {%- endif %}
