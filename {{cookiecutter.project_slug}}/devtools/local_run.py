@@ -1,15 +1,14 @@
-"""Run one saga offline and show what happened: ``make local-run ARGS="..."``.
+"""Run sagas offline and show what happened: ``make local-run ARGS="..."``.
 
-The real state machine definition runs in moto's interpreter and calls the real handlers,
-which write to a real PostgreSQL the way they write to Aurora in AWS: a throwaway server,
-or the database ``SAGA_DATABASE_URL`` names (migrated first). By default it prints a
-readable trace; ``--json`` prints one JSON object on stdout and nothing else there.
+The real state machine definition runs in moto's interpreter and calls the real handlers, which write
+to a real PostgreSQL as they write to Aurora in AWS: a throwaway server, or the database
+``SAGA_DATABASE_URL`` names (migrated first). One saga prints a readable trace; many at once
+(``--sagas``) print the rate and every broken invariant. ``--json`` prints one JSON object instead.
 
-    python -m devtools.local_run --fail STEP:timeout
-    python -m devtools.local_run --fail STEP:transient --fail-compensation COMPENSATION --json
-    python -m devtools.local_run --fault db-paused:20 --fault duplicate
-    python -m devtools.local_run --fail STEP:crash --fault rerun --json
-    python -m devtools.local_run --input saga.json
+    python -m devtools.local_run --fail STEP:timeout --fail-compensation COMPENSATION
+    python -m devtools.local_run --fail STEP:crash:30000 --fault rerun --fault duplicate --json
+    python -m devtools.local_run --fault db-paused:20 --input saga.json
+    python -m devtools.local_run --sagas 200 --concurrency 8 --json
 """
 
 import argparse
@@ -18,6 +17,7 @@ import io
 import json
 import logging
 import os
+import resource
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from devtools.harness.account import LAMBDA_ENVIRONMENT
-from devtools.harness.faults import FAULTS, STEP_FAILURES, Fault
+from devtools.harness.faults import FAULTS, STEP_FAILURE, STEP_FAILURES, Fault
 from devtools.prerequisites import require
 from infra.config import REGION
 from {{ cookiecutter.package_name }} import saga
@@ -33,11 +33,15 @@ from {{ cookiecutter.package_name }} import saga
 if TYPE_CHECKING:
     from devtools.harness.runs import SagaRun
 
+# Each execution in progress runs in threads of its own and may hold a database connection: at most as many
+# as the process may open files, with room for the rest.
+MAX_CONCURRENCY = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4
+
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     steps = [step.name for step in saga.STEPS]
     compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]
-    parser = argparse.ArgumentParser(prog="local-run", description="Run one saga offline and trace it.")
+    parser = argparse.ArgumentParser(prog="local-run", description="Run sagas offline.", usage=argparse.SUPPRESS)
     repeatable = {
         "--fail": ("STEP:KIND", f"make a step fail; steps: {', '.join(steps)}; kinds: {', '.join(STEP_FAILURES)}"),
         "--fail-compensation": ("NAME", f"make a compensation fail every time: {', '.join(compensations) or 'none'}"),
@@ -46,13 +50,16 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     for flag, (metavar, text) in repeatable.items():
         parser.add_argument(flag, action="append", default=[], metavar=metavar, help=f"{text} (repeatable)")
     parser.add_argument("--input", type=Path, help='a JSON file with the input: {"saga_id": ..., "payload": {...}}')
+    parser.add_argument("--sagas", type=int, help="run this many sagas, a seeded mix of faults")
+    parser.add_argument("--concurrency", type=int, default=1, help="with --sagas: executions in progress at once")
+    parser.add_argument("--seed", type=int, default=0, help="with --sagas: the seed of the mix")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the trace")
     args = parser.parse_args(argv)
     args.failures = {}
     for failure in args.fail:
         step, _, kind = failure.partition(":")
-        if step not in steps or kind not in STEP_FAILURES:
-            parser.error(f"--fail {failure!r}: expected STEP:KIND with STEP in {steps} and KIND in {STEP_FAILURES}")
+        if step not in steps or not STEP_FAILURE.fullmatch(kind):
+            parser.error(f"--fail {failure!r}: expected STEP:KIND, STEP in {steps}, KIND in {STEP_FAILURES} or crash:BYTES")
         args.failures[step] = kind
     if unknown := sorted(set(args.fail_compensation) - set(compensations)):
         parser.error(f"--fail-compensation {unknown[0]!r}: expected one of {compensations}")
@@ -60,6 +67,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         args.faults = [Fault.parse(fault, tuple(steps)) for fault in args.fault]
     except ValueError as error:
         parser.error(str(error))
+    if args.sagas is not None and (args.sagas < 1 or args.fail or args.fail_compensation or args.fault or args.input):
+        parser.error("--sagas N: N from 1, and no --fail, --fail-compensation, --fault or --input: it runs its own mix")
+    if not 0 < args.concurrency <= MAX_CONCURRENCY:
+        parser.error(f"--concurrency {args.concurrency}: from 1 to {MAX_CONCURRENCY}, as many as this process can run")
     return args
 
 
@@ -144,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in local.items():
         os.environ.setdefault(name, value)
     # The handlers read their environment when first imported: only now, with it set.
+    from devtools.harness.load import run_many  # noqa: PLC0415
     from devtools.harness.runner import SagaHarness  # noqa: PLC0415
     from devtools.local_database import LocalDatabase  # noqa: PLC0415
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
@@ -153,12 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with postgres_server() as server, LocalDatabase(server.url) as database:
         database.migrate()
         with quiet_handlers(), SagaHarness(database) as harness:
-            run = harness.run(saga_input, args.failures, set(args.fail_compensation), args.faults)
-    if args.json:
-        print(json.dumps(summary(run)))
-    else:
-        trace(run, sys.stdout)
-    return 0
+            if args.sagas:
+                report = run_many(harness, args.sagas, args.concurrency, args.seed)
+            else:
+                run = harness.run(saga_input, args.failures, set(args.fail_compensation), args.faults)
+    if not args.sagas:
+        print(json.dumps(summary(run))) if args.json else trace(run, sys.stdout)
+        return 0
+    rate = f"{report['sagas']} sagas, {report['sagas_per_second']} a second, {report['peak_in_progress']} at most at once"
+    print(json.dumps(report) if args.json else "\n".join([rate, *report["violations"]]))
+    return 1 if report["violations"] else 0
 
 
 if __name__ == "__main__":

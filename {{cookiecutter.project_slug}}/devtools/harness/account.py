@@ -127,9 +127,9 @@ class OfflineAccount:
         """Every message waiting in a queue, parsed, in order; the queue is empty afterwards."""
         messages: list[dict[str, Any]] = []
         while batch := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                messages.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages += [json.loads(message["Body"]) for message in batch]
+            receipts = [{"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]} for n, message in enumerate(batch)]
+            self.sqs.delete_message_batch(QueueUrl=queue_url, Entries=receipts)
         return messages
 
     def status_record(self, saga_id: Any) -> dict[str, Any] | None:

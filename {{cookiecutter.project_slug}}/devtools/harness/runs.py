@@ -12,6 +12,7 @@ class Call:
     function: str
     role: str
     outcome: str
+    saga_id: str
 
 
 @dataclass

@@ -74,8 +74,8 @@ def test_status_names_the_failed_compensations_and_the_dead_letter(
 def test_what_cannot_be_done_is_refused_in_one_line_and_changes_nothing(
     harness: "SagaHarness", command: str, saga_id: str, refusal: str, capsys: Any
 ) -> None:
-    with harness.injecting({}, (), ()):
-        gate = harness.run_faults.holds[STEPS[0].name] = Hold()  # the first step waits while the saga is running
+    with harness.injecting(saga_id) as injected:
+        gate = injected.holds[STEPS[0].name] = Hold()  # the first step waits while the saga is running
         executions = [] if saga_id == "never-seen" else [harness.start({"saga_id": saga_id, "payload": {}})]
         if saga_id == "succeeded":
             gate.finish()

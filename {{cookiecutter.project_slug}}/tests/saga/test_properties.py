@@ -69,3 +69,12 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: "SagaHarnes
         for consumer in CONSUMERS:
             wanted = [published] if published in consumer.receives else []
             assert run.consumer_deliveries[consumer.name] == wanted, consumer.name
+
+
+def test_many_sagas_at_once_keep_every_invariant(harness: "SagaHarness") -> None:
+    from devtools.harness.load import run_many  # noqa: PLC0415 - imports the handlers
+
+    report = run_many(harness, sagas=200, concurrency=8)
+
+    assert report["violations"] == []
+    assert report["peak_in_progress"] >= 8, "eight executions were in progress at once"
