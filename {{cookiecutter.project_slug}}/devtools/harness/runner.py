@@ -1,9 +1,9 @@
 """Deploy the saga in an offline account and run it: moto's Step Functions interpreter, the real handlers.
 
-Each Lambda task is dispatched in-process to the handler the function runs in AWS, whose business code
-writes to a real PostgreSQL; the DynamoDB, EventBridge and SQS tasks hit moto. Nothing waits: a retry's
-wait advances the harness's clock instead of sleeping, and a timeout is reported at once. Sagas may run
-at the same time, each with its own faults (``faults``).
+Each Lambda task runs, in-process, the handler the function runs in AWS, whose business code writes to
+a real PostgreSQL; the DynamoDB, EventBridge and SQS tasks hit moto. Nothing waits: a retry's wait
+advances the harness's clock instead, and a timeout is reported at once. Sagas may run at the same
+time, each with its own failures and faults.
 """
 
 import json
@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -23,24 +22,10 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from moto import mock_aws
 from moto.awslambda.exceptions import LambdaClientError
 
+from devtools.harness import account as offline
+from devtools.harness import faults as kinds
 from devtools.harness import moto_patches
-from devtools.harness.account import (
-    DEAD_LETTER_QUEUE,
-    EVENT_BUS,
-    IDEMPOTENCY_TABLE,
-    LAMBDA_ENVIRONMENT,
-    SAGA_TABLE,
-    LambdaContext,
-    OfflineAccount,
-)
-from devtools.harness.faults import (
-    STEP_FAILURE,
-    Fault,
-    InjectedCrash,
-    InjectedRejection,
-    InjectedTransientFailure,
-    TaskTimedOut,
-)
+from devtools.harness.faults import Fault
 from devtools.harness.runs import Call, SagaRun
 from devtools.local_database import LocalDatabase
 from infra.config import REGION
@@ -68,8 +53,8 @@ class Hold:
 
 class PerThread:
     """An attribute each thread sees its own value of. Powertools keeps the running function's key prefix
-    and Lambda context on objects a process shares: in Lambda, a process runs one invocation at a time;
-    here, one process runs every function, each invocation in a thread of its own."""
+    and Lambda context on objects its process shares: Lambda runs one invocation at a time in a process,
+    the harness every function's invocations at once, each in a thread of its own."""
 
     def __init__(self) -> None:
         self.values = threading.local()
@@ -90,34 +75,26 @@ class SagaFaults:
     faults: Collection[Fault] = ()
     attempts: Counter[str] = field(default_factory=Counter)  # business calls, per step or compensation
     invoked: Counter[str] = field(default_factory=Counter)  # invocations, per function
-    holds: dict[str, Hold] = field(default_factory=dict)  # per step or compensation
+    holds: dict[str, Hold] = field(default_factory=dict)  # per step
 
     def has(self, kind: str, target: str = "") -> bool:
         return any(fault.kind == kind and fault.target == target for fault in self.faults)
 
 
 class SagaHarness:
-    """One offline AWS account with the saga deployed in it; use it as a context manager.
+    """One offline AWS account with the saga deployed in it (inside an active ``mock_aws``, that account)."""
 
-    Inside an already active ``mock_aws`` it shares that account.
-    """
-
-    def __init__(
-        self, database: LocalDatabase, definition_file: Path = DEFINITION_FILE, workflow_type: str = saga.WORKFLOW_TYPE
-    ) -> None:
-        self.database, self.definition_file, self.workflow_type = database, definition_file, workflow_type
+    def __init__(self, database: LocalDatabase, workflow_type: str = saga.WORKFLOW_TYPE) -> None:
+        self.database, self.workflow_type = database, workflow_type
         self.functions = {title: (step, role) for step in saga.STEPS for role, title in step.functions.items()}
         self.invocations: list[Call] = []
-        self.applied: list[tuple[str, str, str]] = []
-        """Every business call that completed its work: (step, role, saga id)."""
+        self.applied: list[tuple[str, str, str]] = []  # each business call that did its work: step, role, saga id
+        # The business function of each (step, role), looked up at each call: tests may replace one.
         self.business: dict[tuple[str, str], Callable[[StepRequest], StepResult]] = {}
-        """The business function of each (step, role), looked up at each call: tests may replace one."""
         self.retry_delays: list[float] = []
-        self.clock = 0.0
-        """Seconds the state machine has waited between retries: the harness's own time."""
+        self.clock = 0.0  # the seconds the state machine has waited between retries: the harness's own time
         self.database_resumes_at: float | None = None
-        self.sagas: dict[str, SagaFaults] = {}
-        """What each saga being run injects, by saga id."""
+        self.sagas: dict[str, SagaFaults] = {}  # what each saga being run injects
         self._lock = threading.RLock()
         self._finished_changed = threading.Condition(self._lock)
         self._finished: set[str] = set()
@@ -126,15 +103,18 @@ class SagaHarness:
         self._stack = ExitStack()
 
     def __enter__(self) -> "SagaHarness":
-        stack = self._stack
+        stack = self._stack.__enter__()
         try:
-            stack.enter_context(mock.patch.dict(os.environ, {**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION}))
-            config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-            stack.enter_context(mock_aws(config=config))
+            stack.enter_context(
+                mock.patch.dict(os.environ, {**offline.LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION})
+            )
+            stack.enter_context(
+                mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+            )
             stack.enter_context(moto_patches.patched(self._dispatch, self._sleep, self._terminated, self._failing))
             for owner, name in ((BasePersistenceLayer, "function_name"), (IdempotencyConfig, "lambda_context")):
                 stack.enter_context(mock.patch.object(owner, name, PerThread(), create=True))
-            self.account = OfflineAccount(REGION, self.definition_file, self.workflow_type)
+            self.account = offline.OfflineAccount(REGION, DEFINITION_FILE, self.workflow_type)
             for step in saga.STEPS:
                 functions = handlers.step(step.name).functions
                 for role, function in list(functions.items()):
@@ -147,8 +127,6 @@ class SagaHarness:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stack.close()
-
-    # Running ----------------------------------------------------------------------------------
 
     def run(
         self,
@@ -164,12 +142,13 @@ class SagaHarness:
         with self.injecting(saga_id, failures or {}, fail_compensations, faults) as injected:
             first_call, first_delay = len(self.invocations), len(self.retry_delays)
             execution_arn, duplicate = self.start(saga_input), None
-            if gate := injected.holds.get(saga.STEPS[0].name):  # the duplicate starts while the first execution waits
+            if gate := injected.holds.get(saga.STEPS[0].name):  # the duplicate starts while the first one waits
                 if not gate.entered.wait(HOLD_SECONDS):
                     raise TimeoutError("the first execution never reached its first step")
                 duplicate = self._until_end(saga_input, name=f"{saga_id}-again")
                 gate.finish()
-            run = self.collect(saga_input, execution_arn, self.wait(execution_arn), first_call, first_delay)
+            self.wait(execution_arn)
+            run = self.collect(saga_input, execution_arn, first_call, first_delay)
         run.duplicate = duplicate
         if injected.has("rerun"):  # the ended execution, again under its own id
             moto_patches.forget_execution(execution_arn)
@@ -181,35 +160,29 @@ class SagaHarness:
     def start(self, saga_input: Any, name: str | None = None) -> str:
         """Start an execution and return its ARN; a Standard one is named after the saga id, as the starter does."""
         if name is None and self.workflow_type == "STANDARD" and isinstance(saga_input, dict):
-            saga_id = saga_input.get("saga_id")
-            name = saga_id if isinstance(saga_id, str) and saga_id else None
+            name = saga_input.get("saga_id") if isinstance(saga_input.get("saga_id"), str) else None
         arn: str = self.account.stepfunctions.start_execution(
             stateMachineArn=self.account.state_machine_arn, name=name or str(uuid.uuid4()), input=json.dumps(saga_input)
         )["executionArn"]
         return arn
 
-    def wait(self, execution_arn: str, timeout: float = 60.0) -> Mapping[str, Any]:
-        """Block until the execution ends, then describe it."""
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> str:
+        """Block until the execution ends; its status."""
         with self._finished_changed:
             if not self._finished_changed.wait_for(lambda: execution_arn in self._finished, timeout=timeout):
                 raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-        description: Mapping[str, Any] = self.account.stepfunctions.describe_execution(executionArn=execution_arn)
-        return description
+        status: str = self.account.stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+        return status
 
     def _until_end(self, saga_input: Any, name: str) -> SagaRun:
         first_call, first_delay = len(self.invocations), len(self.retry_delays)
-        execution_arn = self.start(saga_input, name)
-        return self.collect(saga_input, execution_arn, self.wait(execution_arn), first_call, first_delay)
+        self.wait(execution_arn := self.start(saga_input, name))
+        return self.collect(saga_input, execution_arn, first_call, first_delay)
 
-    def collect(
-        self, saga_input: Any, execution_arn: str, description: Mapping[str, Any], first_call: int = 0, first_delay: int = 0
-    ) -> SagaRun:
-        """What the execution did: the one place a run's results are read back.
-
-        Its calls and retry waits are those made since ``first_call`` and ``first_delay``: exact for a saga
-        run alone; the messages, the record and the effects are its own even when others ran meanwhile.
-        """
+    def collect(self, saga_input: Any, execution_arn: str, first_call: int = 0, first_delay: int = 0) -> SagaRun:
+        """What the ended execution did. Its retry waits are all since ``first_delay``: its own if it ran alone."""
         account = self.account
+        description = account.stepfunctions.describe_execution(executionArn=execution_arn)
         saga_id = str(saga_input.get("saga_id") if isinstance(saga_input, dict) else None)
         output = description.get("output")
         return SagaRun(
@@ -231,7 +204,7 @@ class SagaHarness:
         )
 
     def _messages(self, queue_url: str, saga_id: str) -> list[dict[str, Any]]:
-        """This saga's messages in a queue, in order; the other sagas' are kept for their own collect."""
+        """This saga's messages in a queue, in order; the other sagas' are kept for their own ``collect``."""
         with self._lock:
             for message in self.account.drain(queue_url):
                 about = message.get("detail") or message.get("state") or {}
@@ -242,15 +215,17 @@ class SagaHarness:
     def injecting(
         self,
         saga_id: str,
-        failures: Mapping[str, str] = {},  # noqa: B006 - never changed
+        failures: Mapping[str, str] | None = None,
         compensations: Collection[str] = (),
         faults: Collection[Fault] = (),
     ) -> Iterator[SagaFaults]:
-        """Inject failures and faults into the saga's executions started inside."""
+        """Inject failures and faults into the executions of this saga started inside."""
         names = {str(name) for step in saga.STEPS for name in (step.name, step.compensation)}
-        unknown = (set(failures) | set(compensations)) - names
-        if unknown or not all(STEP_FAILURE.fullmatch(kind) for kind in failures.values()):
-            raise ValueError(f"unknown steps {sorted(unknown)} or failures {sorted(set(failures.values()))}")
+        failures = failures or {}
+        if (set(failures) | set(compensations)) - names or not all(
+            map(kinds.STEP_FAILURE.fullmatch, failures.values())
+        ):
+            raise ValueError(f"unknown steps or failures: {dict(failures)}, {sorted(compensations)}")
         injected = self.sagas[saga_id] = SagaFaults(failures, compensations, faults)
         for fault in faults:
             if fault.kind == "duplicate":  # the first execution waits at its first step for the second one
@@ -278,22 +253,21 @@ class SagaHarness:
             faults = self.sagas.get(request.saga_id, SagaFaults())
             with self._lock:
                 faults.attempts[name] += 1
-            hold = faults.holds.get(name) if role == "action" else None
-            if hold is not None and not hold.entered.is_set():
+            if (hold := faults.holds.get(name) if role == "action" else None) and not hold.entered.is_set():
                 hold.entered.set()
                 hold.release.wait(HOLD_SECONDS)
             kind, _, size = faults.failures.get(name, "").partition(":")
             if name in faults.failing_compensations:
-                raise InjectedCrash(f"{name} failed")
+                raise kinds.InjectedCrash(f"{name} failed")
             if kind == "rejected":
-                raise InjectedRejection(f"{name} refused")
+                raise kinds.InjectedRejection(f"{name} refused")
             if kind == "transient" and faults.attempts[name] == 1:
-                raise InjectedTransientFailure(f"{name} is busy")
+                raise kinds.InjectedTransientFailure(f"{name} is busy")
             result = self.business[(step.name, role)](request)
             with self._lock:
                 self.applied.append((step.name, role, request.saga_id))
             if kind == "crash":
-                raise InjectedCrash(f"{name} crashed after its work".ljust(int(size or 0), "."))
+                raise kinds.InjectedCrash(f"{name} crashed after its work".ljust(int(size or 0), "."))
             return result
 
         return run
@@ -303,53 +277,51 @@ class SagaHarness:
             raise LambdaClientError("ResourceNotFoundException", f"Function not found: {function_name}")
         step, role = self.functions[function_name]
         self._resume_database(at=self.clock)
-        event = json.loads(body)
-        saga_id = str(event.get("saga_id"))
-        faults = self.sagas.get(saga_id, SagaFaults())
+        event, context = json.loads(body), cast(Any, offline.LambdaContext(function_name, REGION))
+        faults = self.sagas.get(saga_id := str(event.get("saga_id")), SagaFaults())
         with self._lock:
             faults.invoked[function_name] += 1
             first_invocation = faults.invoked[function_name] == 1
+        handler = handlers.step(step.name).handlers[role]
         if role == "action" and first_invocation and faults.has("retried-invocation", step.name):
-            return self._lose_response(function_name, step, event, faults)
-        if (hold := faults.holds.get(step.name)) and hold.thread is not None:
-            # The first invocation ends a moment after this one has found it running.
-            threading.Timer(0.3, hold.finish).start()
+            # The invocation runs on in the background while Lambda answers the state machine with an error.
+            hold = faults.holds[step.name] = Hold()
+
+            def run_on() -> None:
+                with suppress(Exception):  # what it raises reaches nobody: Lambda's answer was lost
+                    handler(event, context)
+
+            hold.thread = threading.Thread(target=run_on, daemon=True)
+            hold.thread.start()
+            if not hold.entered.wait(HOLD_SECONDS):
+                raise TimeoutError(f"{function_name} never reached its business code")
+            self._record(function_name, role, "Lambda.SdkClientException", saga_id)
+            raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
+        if (running := faults.holds.get(step.name)) and running.thread is not None:
+            threading.Timer(0.3, running.finish).start()  # the first invocation ends as this one finds it running
         self._invocation.store_failing = first_invocation and faults.has("store-unavailable", step.name)
         try:
-            result = handlers.step(step.name).handlers[role](event, LambdaContext(function_name, REGION))
+            result = handler(event, context)
         except Exception as error:
             self._record(function_name, role, type(error).__name__, saga_id)
             payload = {"errorType": type(error).__name__, "errorMessage": str(error)}
             raise moto_patches.FunctionError(json.dumps(payload).encode()) from None
         finally:
             self._invocation.store_failing = False
-        if faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout":
-            self._record(function_name, role, "States.Timeout", saga_id)
-            raise TaskTimedOut(f"{function_name} did not answer in time")
-        self._record(function_name, role, "ok", saga_id)
+        timed_out = faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout"
+        self._record(function_name, role, "States.Timeout" if timed_out else "ok", saga_id)
+        if timed_out:
+            raise kinds.TaskTimedOut(f"{function_name} did not answer in time")
         return json.dumps(result).encode()
-
-    def _lose_response(self, function_name: str, step: Step, event: dict[str, Any], faults: SagaFaults) -> bytes:
-        """The invocation runs on in the background while Lambda answers the state machine with an error."""
-        hold = faults.holds[step.name] = Hold()
-        handler = handlers.step(step.name).handlers["action"]
-        context = LambdaContext(function_name, REGION)
-        hold.thread = threading.Thread(target=suppress(Exception)(handler), args=(event, context), daemon=True)
-        hold.thread.start()
-        if not hold.entered.wait(HOLD_SECONDS):
-            raise TimeoutError(f"{function_name} never reached its business code")
-        self._record(function_name, "action", "Lambda.SdkClientException", str(event.get("saga_id")))
-        raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
 
     def _failing(self, service: str, target: str) -> bool:
         """Whether a call the state machine (or a handler) makes to ``target`` must fail."""
-        if service == "dynamodb" and target == IDEMPOTENCY_TABLE:
+        if service == "dynamodb" and target == offline.IDEMPOTENCY_TABLE:
             return bool(getattr(self._invocation, "store_failing", False))
         failing = any(faults.has("integration", service) for faults in list(self.sagas.values()))
-        return failing and target in (SAGA_TABLE, EVENT_BUS, DEAD_LETTER_QUEUE)
+        return failing and target in (offline.SAGA_TABLE, offline.EVENT_BUS, offline.DEAD_LETTER_QUEUE)
 
     def _resume_database(self, at: float) -> None:
-        """Resume the paused database once the clock has reached the time it resumes at."""
         with self._lock:
             if self.database_resumes_at is not None and at >= self.database_resumes_at:
                 self.database_resumes_at = None

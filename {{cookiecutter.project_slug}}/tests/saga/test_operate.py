@@ -84,7 +84,7 @@ def test_what_cannot_be_done_is_refused_in_one_line_and_changes_nothing(
         before = harness.account.status_record(saga_id)
         assert operate.main([command, saga_id]) == 1
         assert harness.account.status_record(saga_id) == before
-    assert [harness.wait(arn)["status"] for arn in executions] == ["SUCCEEDED"] * len(executions)
+    assert [harness.wait(arn) for arn in executions] == ["SUCCEEDED"] * len(executions)
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(refusal)
 
