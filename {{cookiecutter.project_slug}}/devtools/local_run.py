@@ -5,10 +5,8 @@ PostgreSQL as they write to Aurora in AWS: a throwaway server, or the database `
 names (migrated first). One saga prints a trace; many at once (``--sagas``) the rate and every broken
 invariant, exiting 1 if there is one. ``--json`` prints one JSON object instead, and nothing else.
 
-    python -m devtools.local_run --fail STEP:timeout --fail-compensation COMPENSATION
-    python -m devtools.local_run --fail STEP:crash:30000 --fault rerun --fault duplicate --json
-    python -m devtools.local_run --fault db-paused:20 --input saga.json
-    python -m devtools.local_run --sagas 200 --concurrency 8 --json
+    python -m devtools.local_run --fail STEP:crash:30000 --fail-compensation NAME --fault rerun --json
+    python -m devtools.local_run --sagas 200 --concurrency 8
 """
 
 import argparse

@@ -1,20 +1,13 @@
 """What can go wrong in a saga run, offline, as AWS does it.
 
-A step's failure (``--fail STEP:KIND``) goes through its business function, and so through the
-handler's real error mapping: ``rejected`` raises a ``StepRejected`` before any work; ``crash`` does
-the work, then raises ``RuntimeError`` (``crash:BYTES``: with a message that long); ``timeout`` does
-the work, then its task times out; ``transient`` raises a ``TransientError`` once. A failing
-compensation raises on every attempt. The cloud's own behaviour (``--fault``):
-
-- ``duplicate``: a second execution of the saga starts while the first runs (an Express start is
-  never deduplicated by name);
-- ``rerun``: the ended execution runs again under its own id (Express runs at least once);
-- ``retried-invocation:STEP``: the step's first invocation runs on while Lambda answers
-  ``Lambda.SdkClientException`` and the state machine invokes it again;
-- ``db-paused:SECONDS``: the database pauses as the saga starts and resumes once the state machine
-  has waited SECONDS (the harness's clock advances by the retry waits);
-- ``integration:SERVICE``: the saga table, the event bus or the dead-letter queue fails every call;
-- ``store-unavailable:STEP``: the idempotency table fails the step's first invocation.
+A step's failure (``--fail STEP:KIND``) goes through its business function and the handler's error
+mapping: ``rejected`` before any work; ``crash`` after it (``crash:BYTES``, with a message that long);
+``timeout`` after it, the task timing out; ``transient`` once. A failing compensation fails every time.
+The cloud's behaviour (``--fault``): ``duplicate``, a second execution while the first runs; ``rerun``,
+the ended execution again under its own id; ``retried-invocation:STEP``, Lambda answers
+``SdkClientException`` while the first invocation runs on; ``db-paused:SECONDS``, until the state
+machine has waited that long; ``integration:SERVICE``, the saga table, bus or dead-letter queue fails;
+``store-unavailable:STEP``, the idempotency table fails the step's first invocation.
 """
 
 import re

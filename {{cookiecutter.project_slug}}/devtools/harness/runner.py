@@ -1,9 +1,6 @@
-"""Deploy the saga in an offline account and run it: moto's Step Functions interpreter, the real handlers.
-
-Each Lambda task runs, in-process, the handler the function runs in AWS, whose business code writes to
-a real PostgreSQL; the DynamoDB, EventBridge and SQS tasks hit moto. Nothing waits: a retry's wait
-advances the harness's clock instead, and a timeout is reported at once. Sagas may run at the same
-time, each with its own failures and faults.
+"""The saga deployed in an offline account: moto's Step Functions interpreter runs the definition, each
+Lambda task the real handler in-process, on a real PostgreSQL. Nothing waits: a retry's wait advances
+the harness's clock, a timeout is reported at once. Sagas may run at once, each with its own faults.
 """
 
 import json
@@ -52,9 +49,8 @@ class Hold:
 
 
 class PerThread:
-    """An attribute each thread sees its own value of. Powertools keeps the running function's key prefix
-    and Lambda context on objects its process shares: Lambda runs one invocation at a time in a process,
-    the harness every function's invocations at once, each in a thread of its own."""
+    """An attribute each thread sees its own value of: Powertools keeps the running function's key prefix and
+    context on objects of the process, which in Lambda runs one invocation at a time, here all, in threads."""
 
     def __init__(self) -> None:
         self.values = threading.local()
@@ -171,8 +167,7 @@ class SagaHarness:
         with self._finished_changed:
             if not self._finished_changed.wait_for(lambda: execution_arn in self._finished, timeout=timeout):
                 raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-        status: str = self.account.stepfunctions.describe_execution(executionArn=execution_arn)["status"]
-        return status
+        return str(self.account.stepfunctions.describe_execution(executionArn=execution_arn)["status"])
 
     def _until_end(self, saga_input: Any, name: str) -> SagaRun:
         first_call, first_delay = len(self.invocations), len(self.retry_delays)
@@ -220,11 +215,8 @@ class SagaHarness:
         faults: Collection[Fault] = (),
     ) -> Iterator[SagaFaults]:
         """Inject failures and faults into the executions of this saga started inside."""
-        names = {str(name) for step in saga.STEPS for name in (step.name, step.compensation)}
-        failures = failures or {}
-        if (set(failures) | set(compensations)) - names or not all(
-            map(kinds.STEP_FAILURE.fullmatch, failures.values())
-        ):
+        failures, names = failures or {}, {str(n) for step in saga.STEPS for n in (step.name, step.compensation)}
+        if {*failures, *compensations} - names or not all(map(kinds.STEP_FAILURE.fullmatch, failures.values())):
             raise ValueError(f"unknown steps or failures: {dict(failures)}, {sorted(compensations)}")
         injected = self.sagas[saga_id] = SagaFaults(failures, compensations, faults)
         for fault in faults:
@@ -304,8 +296,8 @@ class SagaHarness:
             result = handler(event, context)
         except Exception as error:
             self._record(function_name, role, type(error).__name__, saga_id)
-            payload = {"errorType": type(error).__name__, "errorMessage": str(error)}
-            raise moto_patches.FunctionError(json.dumps(payload).encode()) from None
+            payload = json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)})
+            raise moto_patches.FunctionError(payload.encode()) from None
         finally:
             self._invocation.store_failing = False
         timed_out = faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout"
