@@ -32,8 +32,7 @@ from {{ cookiecutter.package_name }} import saga
 if TYPE_CHECKING:
     from devtools.harness.runs import SagaRun
 
-# Each execution in progress runs threads of its own and may hold a database connection: at most as many
-# as the process may open files, with room for the rest.
+# Each execution in progress runs threads and may hold a database connection: a share of the open-files limit.
 MAX_CONCURRENCY = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4
 
 

@@ -46,7 +46,7 @@ def present(program: str) -> bool:
         return shutil.which(program) is not None
     servers = all(postgres_program(name) for name in ("initdb", "pg_ctl", "postgres"))
     # As root, the servers run as the postgres user the package creates, through runuser.
-    as_root = os.geteuid() != 0 or (shutil.which("runuser") is not None and _user_exists("postgres"))
+    as_root = os.geteuid() != 0 or (shutil.which("runuser") is not None and "postgres" in _users())
     return bool(os.environ.get("SAGA_DATABASE_URL")) or (servers and as_root)
 
 
@@ -74,10 +74,10 @@ def require(purpose: str) -> None:
         raise SystemExit(1)
 
 
-def _user_exists(name: str) -> bool:
+def _users() -> set[str]:
     import pwd  # noqa: PLC0415 - POSIX only, and only asked as root
 
-    return any(entry.pw_name == name for entry in pwd.getpwall())
+    return {entry.pw_name for entry in pwd.getpwall()}
 
 
 if __name__ == "__main__":

@@ -55,14 +55,10 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return function_arn(self.region, self.function_name)
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
-
-
-def function_arn(region: str, title: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{title}"
 
 
 class OfflineAccount:
@@ -93,7 +89,7 @@ class OfflineAccount:
             SAGA_TABLE_PLACEHOLDER: SAGA_TABLE,
             EVENT_BUS_PLACEHOLDER: EVENT_BUS,
             DEAD_LETTER_QUEUE_PLACEHOLDER: self.dead_letter_queue,
-            **{function_placeholder(title): function_arn(region, title) for title in titles},
+            **{function_placeholder(title): LambdaContext(title, region).invoked_function_arn for title in titles},
         }
         definition = definition_file.read_text(encoding="utf-8")
         for name, value in substitutions.items():

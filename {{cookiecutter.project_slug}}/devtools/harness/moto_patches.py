@@ -79,7 +79,7 @@ def patched(
             return invoke(function_name.rsplit(":", 1)[-1], body or b"{}")
         except FunctionError as error:
             headers[-1]["x-amz-function-error"] = "Unhandled"
-            return error.payload
+            return bytes(error.args[0])
 
     def reflect_then_notify(communication: BaseExecutionWorkerCommunication) -> None:
         original_terminated(communication)
@@ -138,8 +138,5 @@ def forget_execution(execution_arn: str) -> None:
 
 
 class FunctionError(Exception):
-    """An invocation that ended in the function's own error: Step Functions matches ``payload``'s errorType."""
-
-    def __init__(self, payload: bytes) -> None:
-        super().__init__(payload.decode())
-        self.payload = payload
+    """An invocation that ended in the function's own error, its payload the argument: Step Functions matches
+    the payload's errorType."""
