@@ -9,6 +9,7 @@ import itertools
 import random
 import time
 import uuid
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ def run_many(harness: SagaHarness, sagas: int, concurrency: int, seed: int = 0) 
         saga_input = {"saga_id": f"load-{uuid.uuid4().hex[:12]}", "payload": {}}
         return harness.run(saga_input, case.failures, case.failing_compensations, case.faults)
 
-    with ThreadPoolExecutor(concurrency) as pool:
+    # Powertools' metrics are the process's: a function flushing finds another's gone ("no metrics to publish").
+    with ThreadPoolExecutor(concurrency) as pool, warnings.catch_warnings(action="ignore", category=UserWarning):
         runs = list(pool.map(run, cases))
     seconds, acted = time.monotonic() - began, Counter(harness.applied)
     return {
