@@ -1,20 +1,10 @@
-"""The saga's state machine as a Mermaid flowchart: one node per state, one edge per transition.
-
-Plain edges are the normal flow, dotted edges are caught errors. ``devtools.readme`` keeps the
-README's copy current.
-"""
+"""The saga's state machine as a Mermaid flowchart: plain edges the normal flow, dotted ones caught errors."""
 
 import re
 from collections.abc import Mapping
 from typing import Any
 
-SHAPES = {
-    "Task": ('["', '"]'),
-    "Pass": ('[/"', '"/]'),
-    "Choice": ('{"', '"}'),
-    "Fail": ('(["', '"])'),
-    "Succeed": ('(["', '"])'),
-}
+SHAPES = {"Task": ('["', '"]'), "Pass": ('[/"', '"/]'), "Choice": ('{"', '"}'), "Fail": ('(["', '"])')}
 
 
 def flowchart(definition: Mapping[str, Any]) -> str:
@@ -24,7 +14,7 @@ def flowchart(definition: Mapping[str, Any]) -> str:
     ids = {name: re.sub(r"\W", "_", name) for name in states}
     lines = ["flowchart TD"]
     for name, state in states.items():
-        opening, closing = SHAPES[state["Type"]]
+        opening, closing = SHAPES.get(state["Type"], SHAPES["Fail"])  # Succeed too: an end
         lines.append(f"    {ids[name]}{opening}{name}{closing}")
     lines.append(f"    start((start)) --> {ids[definition['StartAt']]}")
     for name, state in states.items():

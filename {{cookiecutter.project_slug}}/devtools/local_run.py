@@ -1,15 +1,12 @@
-"""Run one saga offline and show what happened: ``make local-run ARGS="..."``.
+"""Run sagas offline and show what happened: ``make local-run ARGS="..."``.
 
-The real state machine definition runs in moto's interpreter and calls the real handlers,
-which write to a real PostgreSQL the way they write to Aurora in AWS: a throwaway server,
-or the database ``SAGA_DATABASE_URL`` names (migrated first). By default it prints a
-readable trace; ``--json`` prints one JSON object on stdout and nothing else there.
+The real definition runs in moto's interpreter and calls the real handlers, which write to a real
+PostgreSQL as they write to Aurora in AWS: a throwaway server, or the database ``SAGA_DATABASE_URL``
+names (migrated first). One saga prints a trace; many at once (``--sagas``) the rate and every broken
+invariant, exiting 1 if there is one. ``--json`` prints one JSON object instead, and nothing else.
 
-    python -m devtools.local_run --fail STEP:timeout
-    python -m devtools.local_run --fail STEP:transient --fail-compensation COMPENSATION --json
-    python -m devtools.local_run --fault db-paused:20 --fault duplicate
-    python -m devtools.local_run --fail STEP:crash --fault rerun --json
-    python -m devtools.local_run --input saga.json
+    python -m devtools.local_run --fail STEP:crash:30000 --fail-compensation NAME --fault rerun --json
+    python -m devtools.local_run --sagas 200 --concurrency 8
 """
 
 import argparse
@@ -18,14 +15,16 @@ import io
 import json
 import logging
 import os
+import resource
 import sys
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from devtools.harness.account import LAMBDA_ENVIRONMENT
-from devtools.harness.faults import FAULTS, STEP_FAILURES, Fault
+from devtools.harness.faults import FAULTS, STEP_FAILURE, STEP_FAILURES, Fault
 from devtools.prerequisites import require
 from infra.config import REGION
 from {{ cookiecutter.package_name }} import saga
@@ -33,33 +32,39 @@ from {{ cookiecutter.package_name }} import saga
 if TYPE_CHECKING:
     from devtools.harness.runs import SagaRun
 
+# Each execution in progress runs threads and may hold a database connection: a share of the open-files limit.
+MAX_CONCURRENCY = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4
+
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     steps = [step.name for step in saga.STEPS]
     compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]
-    parser = argparse.ArgumentParser(prog="local-run", description="Run one saga offline and trace it.")
-    repeatable = {
-        "--fail": ("STEP:KIND", f"make a step fail; steps: {', '.join(steps)}; kinds: {', '.join(STEP_FAILURES)}"),
-        "--fail-compensation": ("NAME", f"make a compensation fail every time: {', '.join(compensations) or 'none'}"),
-        "--fault": ("FAULT", f"reproduce a behaviour of AWS: {', '.join(FAULTS)} (see devtools/harness/faults.py)"),
-    }
-    for flag, (metavar, text) in repeatable.items():
+    parser = argparse.ArgumentParser(prog="local-run", description="Run sagas offline.", usage=argparse.SUPPRESS)
+    for flag, metavar, text in (
+        ("--fail", "STEP:KIND", f"make a step fail; steps: {', '.join(steps)}; kinds: {', '.join(STEP_FAILURES)}"),
+        ("--fail-compensation", "NAME", f"make a compensation fail every time: {', '.join(compensations) or 'none'}"),
+        ("--fault", "FAULT", f"reproduce a behaviour of AWS: {', '.join(FAULTS)} (devtools/harness/faults.py)"),
+    ):
         parser.add_argument(flag, action="append", default=[], metavar=metavar, help=f"{text} (repeatable)")
     parser.add_argument("--input", type=Path, help='a JSON file with the input: {"saga_id": ..., "payload": {...}}')
+    parser.add_argument("--sagas", type=int, help="run this many sagas at once, a seeded mix of faults")
+    parser.add_argument("--concurrency", type=int, default=1, help="with --sagas: executions in progress at once")
+    parser.add_argument("--seed", type=int, default=0, help="with --sagas: the seed of the mix")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the trace")
     args = parser.parse_args(argv)
-    args.failures = {}
-    for failure in args.fail:
-        step, _, kind = failure.partition(":")
-        if step not in steps or kind not in STEP_FAILURES:
-            parser.error(f"--fail {failure!r}: expected STEP:KIND with STEP in {steps} and KIND in {STEP_FAILURES}")
-        args.failures[step] = kind
+    args.failures = dict(failure.partition(":")[::2] for failure in args.fail)
+    if wrong := [step for step, kind in args.failures.items() if step not in steps or not STEP_FAILURE.fullmatch(kind)]:
+        parser.error(f"--fail {wrong[0]}: expected STEP:KIND, STEP in {steps}, KIND in {STEP_FAILURES} or crash:BYTES")
     if unknown := sorted(set(args.fail_compensation) - set(compensations)):
         parser.error(f"--fail-compensation {unknown[0]!r}: expected one of {compensations}")
     try:
         args.faults = [Fault.parse(fault, tuple(steps)) for fault in args.fault]
     except ValueError as error:
         parser.error(str(error))
+    if args.sagas is not None and (args.sagas < 1 or args.fail or args.fail_compensation or args.fault or args.input):
+        parser.error("--sagas N: N from 1, and no --fail, --fail-compensation, --fault or --input: it runs its own mix")
+    if not 0 < args.concurrency <= MAX_CONCURRENCY:
+        parser.error(f"--concurrency {args.concurrency}: from 1 to {MAX_CONCURRENCY}, what this process can run")
     return args
 
 
@@ -74,14 +79,14 @@ def quiet_handlers() -> Iterator[None]:
         raise TypeError("the Powertools logger no longer writes to a stream")
     previous = log_handler.setStream(io.StringIO())
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(action="ignore"):
             yield
     finally:
         log_handler.setStream(previous)
 
 
 def summary(run: "SagaRun") -> dict[str, Any]:
-    """The report of one run (and of its re-run, whose calls and events follow its own): what ``--json`` prints."""
+    """What ``--json`` prints of one run; the calls and events of its re-run follow its own."""
     runs = [run, *([run.rerun] if run.rerun else [])]
     report = {
         "status": run.status,
@@ -95,46 +100,35 @@ def summary(run: "SagaRun") -> dict[str, Any]:
         "consumer_deliveries": run.consumer_deliveries,
         "effects": run.effects,
     }
-    for key, other in (("duplicate", run.duplicate), ("rerun", run.rerun)):
-        if other is not None:
-            report[key] = {"status": other.status, "output": other.output}
-    return report
+    return report | {key: {"status": other.status, "output": other.output} for key, other in run.others.items()}
 
 
-def trace(run: "SagaRun", out: TextIO) -> None:
+def trace(run: "SagaRun") -> list[str]:
     """Each state entered, each handler call and retry, the events, the effects, the outcome."""
-    calls, delays = iter(run.invocations), iter(run.retry_delays)
-    print(f"saga {run.saga_id}", file=out)
+    calls, delays, retrying = iter(run.invocations), iter(run.retry_delays), False
+    lines = [f"saga {run.saga_id}"]
     for event in run.history:
         if "stateEnteredEventDetails" in event:
-            print(f"  > {event['stateEnteredEventDetails']['name']}", file=out)
-        elif event["type"] == "TaskScheduled" and event["taskScheduledEventDetails"]["resourceType"] == "lambda":
-            call = next(calls)
-            outcome = "ok" if call.outcome == "ok" else f"failed: {call.outcome}"
-            print(f"      {call.role} {call.function}: {outcome}", file=out)
-        elif event["type"] in ("TaskFailed", "TaskTimedOut") and _retried(run, event):
-            print(f"      retry in {next(delays):.2f} s (not waited for)", file=out)
-    for event in run.events:
-        print(f"  event {event['detail-type']}: {json.dumps(event['detail'])}", file=out)
-    for consumer, detail_types in run.consumer_deliveries.items():
-        print(f"  consumer {consumer} received: {', '.join(detail_types) or 'nothing'}", file=out)
-    for step, state in run.effects.items():
-        print(f"  {step} effect in the database: {state or 'none'}", file=out)
-    if run.dlq_messages:
-        print(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state", file=out)
-    for name, other in (("duplicate execution", run.duplicate), ("re-run", run.rerun)):
-        if other is not None:
-            print(f"  the {name} ended {other.status}: {json.dumps(other.output)}, calls {other.calls}", file=out)
-    error = f" ({run.error})" if run.error else ""
-    outcome = f", saga {run.record['status']}" if run.record else ""
-    print(f"execution {run.status}{error}{outcome}, {run.state_transitions} state transitions", file=out)
-
-
-def _retried(run: "SagaRun", failed: Mapping[str, Any]) -> bool:
-    """Whether the state machine scheduled the same task again after this failure."""
-    later = [event["type"] for event in run.history if event["id"] > failed["id"]]
-    ends = [kind for kind in later if kind == "TaskScheduled" or kind.endswith("StateExited")]
-    return bool(ends) and ends[0] == "TaskScheduled"
+            lines.append(f"  > {event['stateEnteredEventDetails']['name']}")
+        elif event["type"] == "TaskScheduled":
+            lines += [f"      retry in {next(delays):.2f} s (not waited for)"] if retrying else []
+            if event["taskScheduledEventDetails"]["resourceType"] == "lambda":
+                call = next(calls)
+                outcome = "ok" if call.outcome == "ok" else f"failed: {call.outcome}"
+                lines.append(f"      {call.role} {call.function}: {outcome}")
+        retrying = event["type"] in ("TaskFailed", "TaskTimedOut")
+    lines += [f"  event {event['detail-type']}: {json.dumps(event['detail'])}" for event in run.events]
+    lines += [
+        f"  consumer {name} received: {', '.join(got) or 'nothing'}" for name, got in run.consumer_deliveries.items()
+    ]
+    lines += [f"  {step} effect in the database: {state or 'none'}" for step, state in run.effects.items()]
+    lines += (
+        [f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state"] if run.dlq_messages else []
+    )
+    for name, other in run.others.items():
+        lines.append(f"  the {name} ended {other.status}: {json.dumps(other.output)}, calls {other.calls}")
+    error, outcome = f" ({run.error})" if run.error else "", f", saga {run.record['status']}" if run.record else ""
+    return [*lines, f"execution {run.status}{error}{outcome}, {run.state_transitions} state transitions"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in local.items():
         os.environ.setdefault(name, value)
     # The handlers read their environment when first imported: only now, with it set.
+    from devtools.harness.load import run_many  # noqa: PLC0415
     from devtools.harness.runner import SagaHarness  # noqa: PLC0415
     from devtools.local_database import LocalDatabase  # noqa: PLC0415
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
@@ -153,12 +148,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with postgres_server() as server, LocalDatabase(server.url) as database:
         database.migrate()
         with quiet_handlers(), SagaHarness(database) as harness:
-            run = harness.run(saga_input, args.failures, set(args.fail_compensation), args.faults)
+            if args.sagas:
+                report = run_many(harness, args.sagas, args.concurrency, args.seed)
+            else:
+                report = summary(run := harness.run(saga_input, args.failures, args.fail_compensation, args.faults))
     if args.json:
-        print(json.dumps(summary(run)))
+        print(json.dumps(report))
+    elif args.sagas:
+        rate = f"{report['sagas_per_second']} sagas a second, at most {report['peak_in_progress']} in progress at once"
+        print("\n".join([f"{args.sagas} sagas, {rate}", *report["violations"]]))
     else:
-        trace(run, sys.stdout)
-    return 0
+        print("\n".join(trace(run)))
+    return 1 if report.get("violations") else 0
 
 
 if __name__ == "__main__":

@@ -31,79 +31,58 @@ PROGRAMS = {
     "pgbouncer": ("the local stand-in for RDS Proxy", "pgbouncer", "pgbouncer"),
     "node": ("the CDK's synthesis (jsii) and its CLI", "nodejs npm", "node"),
 }
-NEEDS = {
-    "test": ("postgresql", "node", *(("pgbouncer",) if DATABASE_MODE == "rds_proxy" else ())),
-    "local-run": ("postgresql", *(("pgbouncer",) if DATABASE_MODE == "rds_proxy" else ())),
-}
+PROXY = ("pgbouncer",) if DATABASE_MODE == "rds_proxy" else ()
+NEEDS = {"test": ("postgresql", "node", *PROXY), "local-run": ("postgresql", *PROXY)}
 
 
 def postgres_program(name: str) -> str | None:
     """A PostgreSQL server program (initdb, pg_ctl, postgres): on the PATH, or in the newest install found."""
-    found = shutil.which(name)
-    if found:
-        return found
     candidates = sorted(path for folder in POSTGRES_FOLDERS for path in glob.glob(os.path.join(folder, name)))
-    return candidates[-1] if candidates else None
+    return shutil.which(name) or (candidates[-1] if candidates else None)
 
 
 def present(program: str) -> bool:
-    if program == "postgresql":
-        if os.environ.get("SAGA_DATABASE_URL"):
-            return True
-        servers = all(postgres_program(name) for name in ("initdb", "pg_ctl", "postgres"))
-        # As root, the servers run as the postgres user the package creates, through runuser.
-        return servers and (os.geteuid() != 0 or (shutil.which("runuser") is not None and _user_exists("postgres")))
-    return shutil.which(program) is not None
+    if program != "postgresql":
+        return shutil.which(program) is not None
+    servers = all(postgres_program(name) for name in ("initdb", "pg_ctl", "postgres"))
+    # As root, the servers run as the postgres user the package creates, through runuser.
+    as_root = os.geteuid() != 0 or (shutil.which("runuser") is not None and "postgres" in _users())
+    return bool(os.environ.get("SAGA_DATABASE_URL")) or (servers and as_root)
 
 
 def missing(purpose: str) -> list[str]:
     """One line per program ``purpose`` needs that is not installed, or too old."""
     lines = [
-        f"missing {program} ({PROGRAMS[program][0]}): sudo apt-get install {PROGRAMS[program][1]}"
-        f"  |  brew install {PROGRAMS[program][2]}"
-        for program in NEEDS[purpose]
-        if not present(program)
+        f"missing {program} ({text}): sudo apt-get install {debian}  |  brew install {homebrew}"
+        for program, (text, debian, homebrew) in PROGRAMS.items()
+        if program in NEEDS[purpose] and not present(program)
     ]
-    if "node" in NEEDS[purpose] and present("node") and (old := old_node()):
+    node = shutil.which("node") if "node" in NEEDS[purpose] else None
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout if node else ""  # noqa: S603
+    if (major := version.lstrip("v").split(".")[0]).isdigit() and int(major) < MINIMUM_NODE:
         lines.append(
-            f"node {old} is older than {MINIMUM_NODE}, the oldest the CDK is tested with (22 and 24 are "
-            "supported): https://nodejs.org/en/download  |  brew install node"
+            f"node {version.strip()} is older than {MINIMUM_NODE}, the oldest the CDK is tested with (22 and 24 "
+            "are supported): https://nodejs.org/en/download  |  brew install node"
         )
     return lines
 
 
-def old_node() -> str | None:
-    """The version of the ``node`` on the PATH when it is older than ``MINIMUM_NODE``, else None."""
-    node = shutil.which("node")
-    if node is None:
-        return None
-    try:
-        finished = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    version = finished.stdout.strip()
-    major = version.lstrip("v").split(".")[0]
-    return version if major.isdigit() and int(major) < MINIMUM_NODE else None
-
-
 def require(purpose: str) -> None:
     """Exit with the missing programs listed, before anything starts them."""
-    lines = missing(purpose)
-    if lines:
+    if lines := missing(purpose):
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(1)
 
 
-def _user_exists(name: str) -> bool:
+def _users() -> set[str]:
     import pwd  # noqa: PLC0415 - POSIX only, and only asked as root
 
-    return any(entry.pw_name == name for entry in pwd.getpwall())
+    return {entry.pw_name for entry in pwd.getpwall()}
 
 
 if __name__ == "__main__":
-    purposes = sys.argv[1:] or ["test"]
-    if set(purposes) - set(NEEDS):
+    if set(sys.argv[1:]) - set(NEEDS):
         print(f"usage: python3 -m devtools.prerequisites [{'|'.join(NEEDS)}]", file=sys.stderr)
         sys.exit(2)
-    for purpose in purposes:
+    for purpose in sys.argv[1:] or ["test"]:
         require(purpose)

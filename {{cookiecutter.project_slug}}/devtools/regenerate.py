@@ -1,12 +1,11 @@
 """``make regenerate``: render the project again with changed answers, merged all or not at all.
 
-cruft renders the template from the saved answers and from the new ones. Its own last step, one
-``git apply`` of the whole difference, leaves ``.rej`` files everywhere when one file does not
-apply, and git's rename detection can pair a removed item's files with a new one's. Here each file
-that differs between the two renderings is merged on its own, by path, with ``git merge-file``, and
-nothing is written unless every file merges. A removed item's files go even when edited: the tree
-was committed, so the commit keeps them. The definition and the README's blocks are not merged:
-``make definition`` rebuilds them from the merged ``saga.py``.
+cruft renders the template from the saved answers and from the new ones; its own last step, one ``git
+apply`` of the whole difference, leaves ``.rej`` files when one file does not apply, and git's rename
+detection can pair a removed item's files with a new one's. Here each file that differs is merged on its
+own, by path, with ``git merge-file``, and nothing is written unless every file merges. A removed item's
+files go even when edited: the commit keeps them. ``make definition`` then rebuilds the definition and
+the README's blocks from the merged ``saga.py``.
 """
 
 import argparse
@@ -98,7 +97,7 @@ def write(merge: Merge, new: Path) -> None:
 
 
 def leftovers(merge: Merge, old: Path, new: Path) -> None:
-    """What a removed item may leave: its names, and your files, in which to look for them afterwards."""
+    """What a removed item may leave: its names, and your files (not as the template renders them) to look in."""
 
     def names(rendering: Path) -> set[str]:
         answers = json.loads((rendering / ".cookiecutter.json").read_text(encoding="utf-8"))
@@ -107,9 +106,9 @@ def leftovers(merge: Merge, old: Path, new: Path) -> None:
     merge.gone = names(old) - names(new)
     listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout.decode().split("\0")
     answers_files = {file.name for file in readme.ANSWERS_FILES}  # rewritten from saga.py afterwards
-    files = [path for path in listed if (PROJECT_DIR / path).is_file() and path not in answers_files]
+    mine = [path for path in listed if (PROJECT_DIR / path).is_file() and path not in answers_files]
     merge.yours = [
-        path for path in files if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)
+        path for path in mine if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)
     ]
 
 

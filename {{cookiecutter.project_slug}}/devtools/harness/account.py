@@ -55,53 +55,41 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return function_arn(self.region, self.function_name)
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
-
-
-def function_arn(region: str, title: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{title}"
 
 
 class OfflineAccount:
     """Creates every resource the saga uses, in the moto account active now."""
 
     def __init__(self, region: str, definition_file: Path, workflow_type: str) -> None:
-        self.region = region
         # One client per service: creating a boto3 client costs more than running a saga.
         self.dynamodb = boto3.client("dynamodb", region_name=region)
         self.sqs = boto3.client("sqs", region_name=region)
         self.events = boto3.client("events", region_name=region)
         self.stepfunctions = boto3.client("stepfunctions", region_name=region)
-        existing = self.dynamodb.list_tables()["TableNames"]
+        existing = self.dynamodb.list_tables()["TableNames"]  # a test's own account may have made them
         for table, key in ((IDEMPOTENCY_TABLE, "id"), (SAGA_TABLE, "saga_id")):
-            if table in existing:  # a test's own account may have made it already
-                continue
-            self.dynamodb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            if table not in existing:
+                self.dynamodb.create_table(
+                    TableName=table,
+                    KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
         self.events.create_event_bus(Name=EVENT_BUS)
         self.dead_letter_queue = self.sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
         # Every event the saga publishes, in order, for the run's report; and each consumer's, by its own rule.
         self.events_queue = self.route("all-saga-events", {"source": [EVENT_SOURCE]})
-        self.consumer_queues = {
-            consumer.name: self.route(f"consumer-{consumer.name}", consumer.event_pattern)
-            for consumer in saga.CONSUMERS
-        }
+        self.consumer_queues = {c.name: self.route(f"consumer-{c.name}", c.event_pattern) for c in saga.CONSUMERS}
+        titles = [title for step in saga.STEPS for title in step.functions.values()]
         substitutions = {
             SAGA_TABLE_PLACEHOLDER: SAGA_TABLE,
             EVENT_BUS_PLACEHOLDER: EVENT_BUS,
             DEAD_LETTER_QUEUE_PLACEHOLDER: self.dead_letter_queue,
-            **{
-                function_placeholder(title): function_arn(region, title)
-                for step in saga.STEPS
-                for title in step.functions.values()
-            },
+            **{function_placeholder(title): LambdaContext(title, region).invoked_function_arn for title in titles},
         }
         definition = definition_file.read_text(encoding="utf-8")
         for name, value in substitutions.items():
@@ -127,9 +115,11 @@ class OfflineAccount:
         """Every message waiting in a queue, parsed, in order; the queue is empty afterwards."""
         messages: list[dict[str, Any]] = []
         while batch := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                messages.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages += [json.loads(message["Body"]) for message in batch]
+            entries = enumerate(message["ReceiptHandle"] for message in batch)
+            self.sqs.delete_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": str(n), "ReceiptHandle": r} for n, r in entries]
+            )
         return messages
 
     def status_record(self, saga_id: Any) -> dict[str, Any] | None:

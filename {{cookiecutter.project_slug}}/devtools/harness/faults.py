@@ -1,33 +1,22 @@
-"""What can go wrong in a saga run, offline, as AWS does it: the harness's fault kinds.
+"""What can go wrong in a saga run, offline, as AWS does it.
 
-Step failures go through the business functions, so each one crosses the handler's real error
-mapping on its way to the state machine:
-
-- ``rejected``: the step raises a ``StepRejected`` subclass before doing anything;
-- ``crash``: the step does its work, then raises ``RuntimeError``;
-- ``timeout``: the step does its work, but its task times out before it answers;
-- ``transient``: the first attempt raises a ``TransientError`` subclass, the retry succeeds.
-
-A failing compensation raises on every attempt. The cloud's own behaviour, as ``--fault``:
-
-- ``duplicate``: the saga is started a second time while the first execution runs, under another
-  execution name (an Express start is never deduplicated by name);
-- ``rerun``: once the execution has ended, it runs again under the same execution id (an
-  asynchronous Express execution runs at least once);
-- ``retried-invocation:STEP``: the step's first invocation keeps running while Lambda answers
-  ``Lambda.SdkClientException`` and the state machine invokes it again;
-- ``db-paused:SECONDS``: the database is paused when the saga starts and resumes once the state
-  machine has waited SECONDS (the harness's clock advances by the retry waits);
-- ``integration:dynamodb``, ``integration:events``, ``integration:sqs``: the saga table, the event
-  bus or the dead-letter queue fails every call the state machine makes to it;
-- ``store-unavailable:STEP``: the idempotency table fails the step's first invocation.
+A step's failure (``--fail STEP:KIND``) goes through its business function and the handler's error
+mapping: ``rejected`` before any work; ``crash`` after it (``crash:BYTES``, with a message that long);
+``timeout`` after it, the task timing out; ``transient`` once. A failing compensation fails every time.
+The cloud's behaviour (``--fault``): ``duplicate``, a second execution while the first runs; ``rerun``,
+the ended execution again under its own id; ``retried-invocation:STEP``, Lambda answers
+``SdkClientException`` while the first invocation runs on; ``db-paused:SECONDS``, until the state
+machine has waited that long; ``integration:SERVICE``, the saga table, bus or dead-letter queue fails;
+``store-unavailable:STEP``, the idempotency table fails the step's first invocation.
 """
 
+import re
 from dataclasses import dataclass
 
 from {{ cookiecutter.package_name }}.runtime.errors import StepRejected, TransientError
 
 STEP_FAILURES = ("rejected", "timeout", "crash", "transient")
+STEP_FAILURE = re.compile(r"rejected|timeout|transient|crash(:\d+)?")
 FAULTS = ("duplicate", "rerun", "retried-invocation", "db-paused", "integration", "store-unavailable")
 SERVICES = ("dynamodb", "events", "sqs")
 
@@ -60,17 +49,11 @@ class Fault:
     def parse(cls, text: str, steps: tuple[str, ...]) -> "Fault":
         """``KIND`` or ``KIND:ARGUMENT``, as ``--fault`` takes it; ValueError names what is wrong."""
         kind, _, argument = text.partition(":")
-        if kind in ("duplicate", "rerun") and not argument:
-            return cls(kind)
-        if kind in ("retried-invocation", "store-unavailable") and argument in steps:
+        targets = {"duplicate": ("",), "rerun": ("",), "integration": SERVICES}
+        if argument in {**targets, "retried-invocation": steps, "store-unavailable": steps}.get(kind, ()):
             return cls(kind, target=argument)
-        if kind == "integration" and argument in SERVICES:
-            return cls(kind, target=argument)
-        if kind == "db-paused":
-            try:
-                return cls(kind, seconds=float(argument))
-            except ValueError:
-                pass
+        if kind == "db-paused" and re.fullmatch(r"\d+(\.\d+)?", argument):
+            return cls(kind, seconds=float(argument))
         raise ValueError(
             f"unknown fault {text!r}: expected duplicate, rerun, retried-invocation:STEP, store-unavailable:STEP, "
             f"db-paused:SECONDS or integration:SERVICE, with STEP one of {', '.join(steps)} "

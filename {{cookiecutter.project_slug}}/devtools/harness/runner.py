@@ -1,44 +1,28 @@
-"""Deploy the saga in an offline account and run it: moto's Step Functions interpreter, the real handlers.
-
-``statemachine/saga.asl.json`` is deployed as it is in an offline account (``account``). Each
-Lambda task is dispatched in-process to the handler the function runs in AWS, whose business code
-writes to a real PostgreSQL (``devtools.local_database``); the DynamoDB, EventBridge and SQS tasks
-hit moto. Nothing waits: a retry's wait advances the harness's clock instead of sleeping, and a
-timeout is reported at once. ``faults`` lists what can be made to go wrong.
+"""The saga deployed in an offline account: moto's Step Functions interpreter runs the definition, each
+Lambda task the real handler in-process, on a real PostgreSQL. Nothing waits: a retry's wait advances
+the harness's clock, a timeout is reported at once. Sagas may run at once, each with its own faults.
 """
 
 import json
 import os
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from moto import mock_aws
 from moto.awslambda.exceptions import LambdaClientError
 
+from devtools.harness import account as offline
+from devtools.harness import faults as kinds
 from devtools.harness import moto_patches
-from devtools.harness.account import (
-    DEAD_LETTER_QUEUE,
-    EVENT_BUS,
-    IDEMPOTENCY_TABLE,
-    LAMBDA_ENVIRONMENT,
-    SAGA_TABLE,
-    LambdaContext,
-    OfflineAccount,
-)
-from devtools.harness.faults import (
-    STEP_FAILURES,
-    Fault,
-    InjectedCrash,
-    InjectedRejection,
-    InjectedTransientFailure,
-    TaskTimedOut,
-)
+from devtools.harness.faults import Fault
 from devtools.harness.runs import Call, SagaRun
 from devtools.local_database import LocalDatabase
 from infra.config import REGION
@@ -64,77 +48,81 @@ class Hold:
             self.thread.join(HOLD_SECONDS)
 
 
+class PerThread:
+    """An attribute each thread sees its own value of: Powertools keeps the running function's key prefix and
+    context on objects of the process, which in Lambda runs one invocation at a time, here all, in threads."""
+
+    def __init__(self) -> None:
+        self.values = threading.local()
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        return getattr(self.values, str(id(instance)), None)
+
+    def __set__(self, instance: object, value: Any) -> None:
+        setattr(self.values, str(id(instance)), value)
+
+
 @dataclass
-class RunFaults:
-    """What the current run injects, and what it has done so far."""
+class SagaFaults:
+    """What one saga's run injects, and what it has done so far."""
 
     failures: Mapping[str, str] = field(default_factory=dict)
     failing_compensations: Collection[str] = ()
     faults: Collection[Fault] = ()
-    attempts: dict[str, int] = field(default_factory=dict)
-    """Business calls so far, per step or compensation name."""
-    invoked: dict[str, int] = field(default_factory=dict)
-    """Invocations so far, per function."""
-    holds: dict[str, Hold] = field(default_factory=dict)
-    database_resumes_at: float | None = None
+    attempts: Counter[str] = field(default_factory=Counter)  # business calls, per step or compensation
+    invoked: Counter[str] = field(default_factory=Counter)  # invocations, per function
+    holds: dict[str, Hold] = field(default_factory=dict)  # per step
 
-    def of(self, kind: str) -> list[Fault]:
-        return [fault for fault in self.faults if fault.kind == kind]
+    def has(self, kind: str, target: str = "") -> bool:
+        return any(fault.kind == kind and fault.target == target for fault in self.faults)
 
 
 class SagaHarness:
-    """One offline AWS account with the saga deployed in it; run as many executions as needed.
+    """One offline AWS account with the saga deployed in it (inside an active ``mock_aws``, that account)."""
 
-    Use it as a context manager; inside an already active ``mock_aws`` it shares that account.
-    """
-
-    def __init__(
-        self, database: LocalDatabase, definition_file: Path = DEFINITION_FILE, workflow_type: str = saga.WORKFLOW_TYPE
-    ) -> None:
-        self.database = database
-        self.definition_file = definition_file
-        self.workflow_type = workflow_type
+    def __init__(self, database: LocalDatabase, workflow_type: str = saga.WORKFLOW_TYPE) -> None:
+        self.database, self.workflow_type = database, workflow_type
         self.functions = {title: (step, role) for step in saga.STEPS for role, title in step.functions.items()}
         self.invocations: list[Call] = []
-        self.applied: list[tuple[str, str, str]] = []
-        """Every business call that completed its work: (step, role, saga id)."""
+        self.applied: list[tuple[str, str, str]] = []  # each business call that did its work: step, role, saga id
+        # The business function of each (step, role), looked up at each call: tests may replace one.
         self.business: dict[tuple[str, str], Callable[[StepRequest], StepResult]] = {}
-        """The business function of each (step, role), looked up at each call: tests may replace one."""
         self.retry_delays: list[float] = []
-        self.clock = 0.0
-        """Seconds the state machine has waited between retries: the harness's own time."""
-        self.run_faults = RunFaults()
-        self._store_failing = False
-        self._lock = threading.Lock()
+        self.clock = 0.0  # the seconds the state machine has waited between retries: the harness's own time
+        self.database_resumes_at: float | None = None
+        self.sagas: dict[str, SagaFaults] = {}  # what each saga being run injects
+        self._lock = threading.RLock()
+        self._finished_changed = threading.Condition(self._lock)
         self._finished: set[str] = set()
-        self._finished_changed = threading.Condition()
+        self._mail: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._invocation = threading.local()
         self._stack = ExitStack()
 
     def __enter__(self) -> "SagaHarness":
+        stack = self._stack.__enter__()
         try:
-            self._deploy()
+            stack.enter_context(
+                mock.patch.dict(os.environ, {**offline.LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION})
+            )
+            stack.enter_context(
+                mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+            )
+            stack.enter_context(moto_patches.patched(self._dispatch, self._sleep, self._terminated, self._failing))
+            for owner, name in ((BasePersistenceLayer, "function_name"), (IdempotencyConfig, "lambda_context")):
+                stack.enter_context(mock.patch.object(owner, name, PerThread(), create=True))
+            self.account = offline.OfflineAccount(REGION, DEFINITION_FILE, self.workflow_type)
+            for step in saga.STEPS:
+                functions = handlers.step(step.name).functions
+                for role, function in list(functions.items()):
+                    self.business[(step.name, role)] = function
+                    stack.enter_context(mock.patch.dict(functions, {role: self._business(step, role)}))
         except BaseException:
-            self._stack.close()
+            stack.close()
             raise
         return self
 
-    def _deploy(self) -> None:
-        self._stack.enter_context(mock.patch.dict(os.environ, {**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION}))
-        self._stack.enter_context(
-            mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
-        )
-        self._stack.enter_context(moto_patches.patched(self._dispatch, self._sleep, self._terminated, self._failing))
-        self.account = OfflineAccount(REGION, self.definition_file, self.workflow_type)
-        for step in saga.STEPS:
-            functions = handlers.step(step.name).functions
-            for role, function in list(functions.items()):
-                self.business[(step.name, role)] = function
-                self._stack.enter_context(mock.patch.dict(functions, {role: self._business(step, role)}))
-
     def __exit__(self, *exc_info: object) -> None:
         self._stack.close()
-
-    # Running ----------------------------------------------------------------------------------
 
     def run(
         self,
@@ -146,104 +134,106 @@ class SagaHarness:
         """Run one saga to its end with these failures (step name -> kind) and faults, and collect what it did."""
         if saga_input is None:
             saga_input = {"saga_id": f"saga-{uuid.uuid4().hex[:12]}", "payload": {}}
-        with self.injecting(failures or {}, fail_compensations, faults):
+        saga_id = str(saga_input.get("saga_id") if isinstance(saga_input, dict) else None)
+        with self.injecting(saga_id, failures or {}, fail_compensations, faults) as injected:
             first_call, first_delay = len(self.invocations), len(self.retry_delays)
-            duplicate = None
-            if self.run_faults.of("duplicate"):
-                gate = self.run_faults.holds[saga.STEPS[0].name] = Hold()
-                execution_arn = self.start(saga_input)
+            execution_arn, duplicate = self.start(saga_input), None
+            if gate := injected.holds.get(saga.STEPS[0].name):  # the duplicate starts while the first one waits
                 if not gate.entered.wait(HOLD_SECONDS):
                     raise TimeoutError("the first execution never reached its first step")
-                second_call = len(self.invocations)
-                second = self.start(saga_input, name=f"{saga_input['saga_id']}-again")
-                duplicate = self.collect(saga_input, second, self.wait(second), first_call=second_call)
+                duplicate = self._until_end(saga_input, name=f"{saga_id}-again")
                 gate.finish()
-            else:
-                execution_arn = self.start(saga_input)
-            description = self.wait(execution_arn)
-        run = self.collect(saga_input, execution_arn, description, first_call=first_call, first_delay=first_delay)
+            self.wait(execution_arn)
+            run = self.collect(saga_input, execution_arn, first_call, first_delay)
         run.duplicate = duplicate
-        if any(fault.kind == "rerun" for fault in faults):  # the ended execution, again under its own id
-            calls, delays = len(self.invocations), len(self.retry_delays)
+        if injected.has("rerun"):  # the ended execution, again under its own id
             moto_patches.forget_execution(execution_arn)
-            with self._finished_changed:
+            with self._lock:
                 self._finished.discard(execution_arn)
-            self.start(saga_input, name=execution_arn.rsplit(":", 1)[-1])
-            ended = self.wait(execution_arn)
-            run.rerun = self.collect(saga_input, execution_arn, ended, first_call=calls, first_delay=delays)
+            run.rerun = self._until_end(saga_input, name=execution_arn.rsplit(":", 1)[-1])
         return run
 
     def start(self, saga_input: Any, name: str | None = None) -> str:
         """Start an execution and return its ARN; a Standard one is named after the saga id, as the starter does."""
         if name is None and self.workflow_type == "STANDARD" and isinstance(saga_input, dict):
-            saga_id = saga_input.get("saga_id")
-            name = saga_id if isinstance(saga_id, str) and saga_id else None
+            name = saga_input.get("saga_id") if isinstance(saga_input.get("saga_id"), str) else None
         arn: str = self.account.stepfunctions.start_execution(
             stateMachineArn=self.account.state_machine_arn, name=name or str(uuid.uuid4()), input=json.dumps(saga_input)
         )["executionArn"]
         return arn
 
-    def wait(self, execution_arn: str, timeout: float = 60.0) -> Mapping[str, Any]:
-        """Block until the execution ends, then describe it."""
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> str:
+        """Block until the execution ends; its status."""
         with self._finished_changed:
             if not self._finished_changed.wait_for(lambda: execution_arn in self._finished, timeout=timeout):
                 raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-        description: Mapping[str, Any] = self.account.stepfunctions.describe_execution(executionArn=execution_arn)
-        return description
+        return str(self.account.stepfunctions.describe_execution(executionArn=execution_arn)["status"])
 
-    def collect(
-        self,
-        saga_input: Any,
-        execution_arn: str,
-        description: Mapping[str, Any],
-        *,
-        first_call: int = 0,
-        first_delay: int = 0,
-    ) -> SagaRun:
-        """What the execution did: the one place a run's results are read back."""
+    def _until_end(self, saga_input: Any, name: str) -> SagaRun:
+        first_call, first_delay = len(self.invocations), len(self.retry_delays)
+        self.wait(execution_arn := self.start(saga_input, name))
+        return self.collect(saga_input, execution_arn, first_call, first_delay)
+
+    def collect(self, saga_input: Any, execution_arn: str, first_call: int = 0, first_delay: int = 0) -> SagaRun:
+        """What the ended execution did. Its retry waits are all since ``first_delay``: its own if it ran alone."""
         account = self.account
-        history = account.stepfunctions.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        saga_id = saga_input.get("saga_id") if isinstance(saga_input, dict) else None
+        description = account.stepfunctions.describe_execution(executionArn=execution_arn)
+        saga_id = str(saga_input.get("saga_id") if isinstance(saga_input, dict) else None)
         output = description.get("output")
         return SagaRun(
-            saga_id=str(saga_id),
+            saga_id=saga_id,
             status=description["status"],
             error=description.get("error"),
             output=json.loads(output) if output else None,
-            invocations=self.invocations[first_call:],
-            events=account.drain(account.events_queue),
-            dlq_messages=account.drain(account.dead_letter_queue),
-            history=history,
+            invocations=[call for call in self.invocations[first_call:] if call.saga_id == saga_id],
+            events=self._messages(account.events_queue, saga_id),
+            dlq_messages=self._messages(account.dead_letter_queue, saga_id),
+            history=account.stepfunctions.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"],
             record=account.status_record(saga_id),
             consumer_deliveries={
-                name: [event["detail-type"] for event in account.drain(queue)]
+                name: [event["detail-type"] for event in self._messages(queue, saga_id)]
                 for name, queue in account.consumer_queues.items()
             },
             retry_delays=self.retry_delays[first_delay:],
-            effects=self.database.effects(str(saga_id)),
+            effects=self.database.effects(saga_id),
         )
+
+    def _messages(self, queue_url: str, saga_id: str) -> list[dict[str, Any]]:
+        """This saga's messages in a queue, in order; the other sagas' are kept for their own ``collect``."""
+        with self._lock:
+            for message in self.account.drain(queue_url):
+                about = message.get("detail") or message.get("state") or {}
+                self._mail.setdefault((queue_url, str(about.get("saga_id"))), []).append(message)
+            return self._mail.pop((queue_url, saga_id), [])
 
     @contextmanager
     def injecting(
-        self, failures: Mapping[str, str], compensations: Collection[str], faults: Collection[Fault]
-    ) -> Iterator[None]:
-        """Inject failures and faults for the runs inside."""
-        names = {str(name) for step in saga.STEPS for name in (step.name, step.compensation)}
-        unknown = (set(failures) | set(compensations)) - names
-        if unknown or not set(failures.values()) <= set(STEP_FAILURES):
-            raise ValueError(f"unknown steps {sorted(unknown)} or failures {sorted(set(failures.values()))}")
-        self.run_faults = RunFaults(failures, compensations, faults)
-        for fault in self.run_faults.of("db-paused"):
-            self.run_faults.database_resumes_at = self.clock + fault.seconds
-            self.database.pause()
+        self,
+        saga_id: str,
+        failures: Mapping[str, str] | None = None,
+        compensations: Collection[str] = (),
+        faults: Collection[Fault] = (),
+    ) -> Iterator[SagaFaults]:
+        """Inject failures and faults into the executions of this saga started inside."""
+        failures, names = failures or {}, {str(n) for step in saga.STEPS for n in (step.name, step.compensation)}
+        if {*failures, *compensations} - names or not all(map(kinds.STEP_FAILURE.fullmatch, failures.values())):
+            raise ValueError(f"unknown steps or failures: {dict(failures)}, {sorted(compensations)}")
+        injected = self.sagas[saga_id] = SagaFaults(failures, compensations, faults)
+        for fault in faults:
+            if fault.kind == "duplicate":  # the first execution waits at its first step for the second one
+                injected.holds[saga.STEPS[0].name] = Hold()
+            with self._lock:
+                if fault.kind == "db-paused" and self.database_resumes_at is None:  # one cluster, one pause at a time
+                    self.database_resumes_at = self.clock + fault.seconds
+                    self.database.pause()
         try:
-            yield
+            yield injected
         finally:
-            for hold in self.run_faults.holds.values():
+            for hold in injected.holds.values():
                 hold.finish()
-            if self.run_faults.database_resumes_at is not None:
-                self.database.resume()
-            self.run_faults = RunFaults()
+            if injected.has("db-paused"):
+                self._resume_database(at=float("inf"))
+            del self.sagas[saga_id]
 
     # What the state machine calls -------------------------------------------------------------
 
@@ -252,25 +242,24 @@ class SagaHarness:
         name = step.name if role == "action" else str(step.compensation)
 
         def run(request: StepRequest) -> StepResult:
-            faults = self.run_faults
+            faults = self.sagas.get(request.saga_id, SagaFaults())
             with self._lock:
-                attempt = faults.attempts[name] = faults.attempts.get(name, 0) + 1
-            hold = faults.holds.get(name) if role == "action" else None
-            if hold is not None and not hold.entered.is_set():
+                faults.attempts[name] += 1
+            if (hold := faults.holds.get(name) if role == "action" else None) and not hold.entered.is_set():
                 hold.entered.set()
                 hold.release.wait(HOLD_SECONDS)
-            kind = faults.failures.get(name)
+            kind, _, size = faults.failures.get(name, "").partition(":")
             if name in faults.failing_compensations:
-                raise InjectedCrash(f"{name} failed")
+                raise kinds.InjectedCrash(f"{name} failed")
             if kind == "rejected":
-                raise InjectedRejection(f"{name} refused")
-            if kind == "transient" and attempt == 1:
-                raise InjectedTransientFailure(f"{name} is busy")
+                raise kinds.InjectedRejection(f"{name} refused")
+            if kind == "transient" and faults.attempts[name] == 1:
+                raise kinds.InjectedTransientFailure(f"{name} is busy")
             result = self.business[(step.name, role)](request)
             with self._lock:
                 self.applied.append((step.name, role, request.saga_id))
             if kind == "crash":
-                raise InjectedCrash(f"{name} crashed after its work")
+                raise kinds.InjectedCrash(f"{name} crashed after its work".ljust(int(size or 0), "."))
             return result
 
         return run
@@ -279,57 +268,60 @@ class SagaHarness:
         if function_name not in self.functions:
             raise LambdaClientError("ResourceNotFoundException", f"Function not found: {function_name}")
         step, role = self.functions[function_name]
-        faults = self.run_faults
-        if faults.database_resumes_at is not None and self.clock >= faults.database_resumes_at:
-            faults.database_resumes_at = None
-            self.database.resume()
-        event = json.loads(body)
+        self._resume_database(at=self.clock)
+        event, context = json.loads(body), cast(Any, offline.LambdaContext(function_name, REGION))
+        faults = self.sagas.get(saga_id := str(event.get("saga_id")), SagaFaults())
         with self._lock:
-            faults.invoked[function_name] = faults.invoked.get(function_name, 0) + 1
+            faults.invoked[function_name] += 1
             first_invocation = faults.invoked[function_name] == 1
-        lost = any(fault.target == step.name for fault in faults.of("retried-invocation"))
-        if role == "action" and first_invocation and lost:
-            return self._lose_response(function_name, step, event)
-        if (hold := faults.holds.get(step.name)) and hold.thread is not None:
-            # The first invocation ends a moment after this one has found it running.
-            threading.Timer(0.3, hold.finish).start()
-        self._store_failing = first_invocation and any(f.target == step.name for f in faults.of("store-unavailable"))
-        context: Any = LambdaContext(function_name, REGION)
-        try:
-            result = handlers.step(step.name).handlers[role](event, context)
-        except Exception as error:
-            self._record(function_name, role, type(error).__name__)
-            payload = {"errorType": type(error).__name__, "errorMessage": str(error)}
-            raise moto_patches.FunctionError(json.dumps(payload).encode()) from None
-        finally:
-            self._store_failing = False
-        if faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout":
-            self._record(function_name, role, "States.Timeout")
-            raise TaskTimedOut(f"{function_name} did not answer in time")
-        self._record(function_name, role, "ok")
-        return json.dumps(result).encode()
+        handler = handlers.step(step.name).handlers[role]
+        if role == "action" and first_invocation and faults.has("retried-invocation", step.name):
+            # The invocation runs on in the background while Lambda answers the state machine with an error.
+            hold = faults.holds[step.name] = Hold()
 
-    def _lose_response(self, function_name: str, step: Step, event: dict[str, Any]) -> bytes:
-        """The invocation runs on in the background while Lambda answers the state machine with an error."""
-        hold = self.run_faults.holds[step.name] = Hold()
-        handler = handlers.step(step.name).handlers["action"]
-        hold.thread = threading.Thread(target=handler, args=(event, LambdaContext(function_name, REGION)), daemon=True)
-        hold.thread.start()
-        if not hold.entered.wait(HOLD_SECONDS):
-            raise TimeoutError(f"{function_name} never reached its business code")
-        self._record(function_name, "action", "Lambda.SdkClientException")
-        raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
+            def run_on() -> None:
+                with suppress(Exception):  # what it raises reaches nobody: Lambda's answer was lost
+                    handler(event, context)
+
+            hold.thread = threading.Thread(target=run_on, daemon=True)
+            hold.thread.start()
+            if not hold.entered.wait(HOLD_SECONDS):
+                raise TimeoutError(f"{function_name} never reached its business code")
+            self._record(function_name, role, "Lambda.SdkClientException", saga_id)
+            raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
+        if (running := faults.holds.get(step.name)) and running.thread is not None:
+            threading.Timer(0.3, running.finish).start()  # the first invocation ends as this one finds it running
+        self._invocation.store_failing = first_invocation and faults.has("store-unavailable", step.name)
+        try:
+            result = handler(event, context)
+        except Exception as error:
+            self._record(function_name, role, type(error).__name__, saga_id)
+            payload = json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)})
+            raise moto_patches.FunctionError(payload.encode()) from None
+        finally:
+            self._invocation.store_failing = False
+        timed_out = faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout"
+        self._record(function_name, role, "States.Timeout" if timed_out else "ok", saga_id)
+        if timed_out:
+            raise kinds.TaskTimedOut(f"{function_name} did not answer in time")
+        return json.dumps(result).encode()
 
     def _failing(self, service: str, target: str) -> bool:
         """Whether a call the state machine (or a handler) makes to ``target`` must fail."""
-        if service == "dynamodb" and target == IDEMPOTENCY_TABLE:
-            return self._store_failing
-        failing = any(fault.target == service for fault in self.run_faults.of("integration"))
-        return failing and target in (SAGA_TABLE, EVENT_BUS, DEAD_LETTER_QUEUE)
+        if service == "dynamodb" and target == offline.IDEMPOTENCY_TABLE:
+            return bool(getattr(self._invocation, "store_failing", False))
+        failing = any(faults.has("integration", service) for faults in list(self.sagas.values()))
+        return failing and target in (offline.SAGA_TABLE, offline.EVENT_BUS, offline.DEAD_LETTER_QUEUE)
 
-    def _record(self, function: str, role: str, outcome: str) -> None:
+    def _resume_database(self, at: float) -> None:
         with self._lock:
-            self.invocations.append(Call(function, role, outcome))
+            if self.database_resumes_at is not None and at >= self.database_resumes_at:
+                self.database_resumes_at = None
+                self.database.resume()
+
+    def _record(self, function: str, role: str, outcome: str, saga_id: str) -> None:
+        with self._lock:
+            self.invocations.append(Call(function, role, outcome, saga_id))
 
     def _sleep(self, seconds: float) -> None:
         with self._lock:

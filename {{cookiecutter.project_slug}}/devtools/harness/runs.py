@@ -1,7 +1,8 @@
 """What one execution did, read back from the offline account once it has ended."""
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -12,6 +13,7 @@ class Call:
     function: str
     role: str
     outcome: str
+    saga_id: str
 
 
 @dataclass
@@ -29,12 +31,13 @@ class SagaRun:
     record: dict[str, Any] | None
     consumer_deliveries: dict[str, list[str]]
     retry_delays: list[float]
-    effects: dict[str, str | None]
-    """Per step, its row for this saga in the database: DONE, COMPENSATED, or None."""
-    duplicate: "SagaRun | None" = field(default=None)
-    """The second execution a ``duplicate`` fault started for the same saga."""
-    rerun: "SagaRun | None" = field(default=None)
-    """The same execution run again by a ``rerun`` fault, once the first run had ended."""
+    effects: dict[str, str | None]  # per step, its row for this saga in the database: DONE, COMPENSATED or None
+    duplicate: "SagaRun | None" = None  # a second execution of the saga, started while this one ran
+    rerun: "SagaRun | None" = None  # this execution run again under its own id, once it had ended
+
+    @property
+    def others(self) -> dict[str, "SagaRun"]:
+        return {name: run for name, run in (("duplicate", self.duplicate), ("rerun", self.rerun)) if run}
 
     @property
     def calls(self) -> list[str]:
@@ -54,9 +57,8 @@ class SagaRun:
     @property
     def state_transitions(self) -> int:
         """Billed state transitions (Standard workflows): every state entered, plus every retry."""
-        tasks_entered = sum(event["type"] == "TaskStateEntered" for event in self.history)
-        tasks_scheduled = sum(event["type"] == "TaskScheduled" for event in self.history)
-        return len(self.states_entered) + int(tasks_scheduled) - int(tasks_entered)
+        kinds = Counter(event["type"] for event in self.history)
+        return len(self.states_entered) + kinds["TaskScheduled"] - kinds["TaskStateEntered"]
 
     @property
     def largest_state_bytes(self) -> int:

@@ -65,8 +65,8 @@ def test_a_saga_that_ended_is_never_run_again(harness: "SagaHarness") -> None:
             harness.start({"saga_id": first.saga_id, "payload": {}})
     # Under another execution name, as a caller that retries with new names would.
     saga_input, before = {"saga_id": first.saga_id, "payload": {}}, len(harness.invocations)
-    execution_arn = harness.start(saga_input, name=str(uuid.uuid4()))
-    again = harness.collect(saga_input, execution_arn, harness.wait(execution_arn), first_call=before)
+    harness.wait(execution_arn := harness.start(saga_input, name=str(uuid.uuid4())))
+    again = harness.collect(saga_input, execution_arn, first_call=before)
     assert again.states_entered[-1] == ALREADY_STARTED
     assert again.calls == []
     assert again.record == first.record
@@ -174,9 +174,13 @@ def test_failing_metrics_never_change_how_a_saga_ends(harness: "SagaHarness", fa
     assert run.effects == {step.name: "COMPENSATED" if failures and step.compensation else "DONE" for step in STEPS}
 
 
-@pytest.mark.parametrize("compensations_fail", [False, True], ids=["compensated", "compensations-fail"])
+@pytest.mark.parametrize(
+    ("crash", "compensations_fail"),
+    [("raised", False), ("raised", True), ("crash:30000", False)],
+    ids=["compensated", "compensations-fail", "a-30000-byte-crash-at-the-last-step"],
+)
 def test_a_payload_at_its_limit_with_every_result_at_its_limit_and_a_long_crash_still_ends_recorded(
-    harness: "SagaHarness", monkeypatch: pytest.MonkeyPatch, compensations_fail: bool
+    harness: "SagaHarness", monkeypatch: pytest.MonkeyPatch, crash: str, compensations_fail: bool
 ) -> None:
     def largest(status: str) -> Any:
         def result(request: StepRequest) -> StepResult:
@@ -190,10 +194,11 @@ def test_a_payload_at_its_limit_with_every_result_at_its_limit_and_a_long_crash_
     def crash_with_a_long_message(request: StepRequest) -> StepResult:
         raise RuntimeError("m" * 256 * 1024)  # leaves the function cut short: whole, it alone would overflow the state
 
-    monkeypatch.setitem(harness.business, (STEPS[-1].name, "action"), crash_with_a_long_message)
+    if crash == "raised":
+        monkeypatch.setitem(harness.business, (STEPS[-1].name, "action"), crash_with_a_long_message)
     payload = {"blob": "x" * (max_payload_bytes(STEPS) - 16)}
     failing = COMPENSATIONS if compensations_fail else set()
-    run = harness.run(new_saga(payload), {STEPS[-1].name: "crash"}, failing)
+    run = harness.run(new_saga(payload), {STEPS[-1].name: "crash" if crash == "raised" else crash}, failing)
 
     assert run.largest_state_bytes < 256 * 1024
     assert run.record is not None
@@ -202,4 +207,6 @@ def test_a_payload_at_its_limit_with_every_result_at_its_limit_and_a_long_crash_
         (message,) = run.dlq_messages
         assert len(json.dumps(message["state"]["payload"])) >= len(payload["blob"])
     else:
-        assert (run.status, run.record["status"]) == ("SUCCEEDED", "FAILED")
+        assert (run.status, run.record["status"], run.event_types) == ("SUCCEEDED", "FAILED", ["SagaFailed"])
+        undone = [call.function for call in run.invocations if call.role == "compensation" and call.outcome == "ok"]
+        assert undone == [step.compensation_title for step in reversed(STEPS) if step.compensation]

@@ -1,6 +1,7 @@
 """What must hold for any failure: effects end committed or undone, and consumers get what their rules say."""
 
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from hypothesis import HealthCheck, given, settings
@@ -69,3 +70,27 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: "SagaHarnes
         for consumer in CONSUMERS:
             wanted = [published] if published in consumer.receives else []
             assert run.consumer_deliveries[consumer.name] == wanted, consumer.name
+
+
+def test_many_sagas_at_once_keep_every_invariant(harness: "SagaHarness") -> None:
+    from devtools.harness.load import run_many  # noqa: PLC0415 - imports the handlers
+
+    report = run_many(harness, sagas=200, concurrency=8)
+
+    assert report["violations"] == []
+    assert report["peak_in_progress"] >= 8, "eight executions were in progress at once"
+
+
+def test_each_broken_invariant_is_named_with_its_saga(harness: "SagaHarness") -> None:
+    from devtools.harness.load import Case, broken  # noqa: PLC0415 - imports the handlers
+
+    run = harness.run()
+    run.events, run.dlq_messages, run.effects[STEPS[0].name] = run.events * 2, [{"state": {}}], None
+    problems = broken(Case({}), run, Counter({(STEPS[-1].name, "action", run.saga_id): 2}))
+
+    assert [problem.removeprefix(f"{run.saga_id}: ") for problem in problems] == [
+        "outcome SUCCEEDED, outcome events ['SUCCEEDED', 'SUCCEEDED']",
+        "1 dead letters, 0 failing compensations",
+        f"{STEPS[0].name}'s effect is None in a saga SUCCEEDED",
+        f"{STEPS[-1].name} action acted more than once",
+    ]
