@@ -6,7 +6,8 @@ the reviewed artifact the CDK app deploys; ``--check`` fails while it is stale. 
 
 For steps s1..sn the shape is::
 
-    Validate input -> Record STARTED -> s1 -> ... -> sn -> Record SUCCEEDED -> Publish SagaSucceeded
+    Validate input -> Read saga id -> Check saga id -> Record STARTED -> s1 -> ... -> sn
+        -> Record SUCCEEDED -> Publish SagaSucceeded
 
 - A step retries only what is worth retrying (``infra.timing``). A definitive rejection
   (``<Step>Rejected``, ``InvalidInput``: nothing happened) enters the compensation chain at the
@@ -44,6 +45,8 @@ from {{ saga.package_name }}.naming import (
     EVENT_SOURCE,
     INVALID_INPUT,
     PACKAGE,
+    SAGA_ID_CHARACTERS,
+    SAGA_ID_MAX_LENGTH,
     SAGA_TABLE_PLACEHOLDER,
     Step,
     function_placeholder,
@@ -60,6 +63,8 @@ CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
 
 # Fixed state names contain a space; a step's own state never does, so they cannot clash.
 VALIDATE_INPUT = "Validate input"
+READ_SAGA_ID = "Read saga id"
+CHECK_SAGA_ID = "Check saga id"
 INVALID_SAGA_INPUT = "Invalid input"
 ALREADY_STARTED = "Already started"
 ALREADY_ENDED = "Already ended"
@@ -107,10 +112,14 @@ def build_definition(steps: tuple[Step, ...], workflow_type: str, timing: Timing
     compensated = tuple(step for step in steps if step.compensation)
     states: dict[str, Any] = {
         VALIDATE_INPUT: _validate_input(steps[0].title),
+        **_check_saga_id(),
         INVALID_SAGA_INPUT: {
             "Type": "Fail",
             "Error": "InvalidSagaInput",
-            "Cause": 'The saga input must be {"saga_id": "<text>", "payload": {...}}, nothing more; nothing was done.',
+            "Cause": (
+                'The saga input must be {"saga_id": "<id>", "payload": {...}}, nothing more, the id 1 to '
+                f"{SAGA_ID_MAX_LENGTH} letters, digits, _ or -; nothing was done."
+            ),
         },
         record_state("STARTED"): _record_started(steps[0].title, timing),
         ALREADY_STARTED: {
@@ -208,8 +217,32 @@ def _validate_input(first_step: str) -> dict[str, Any]:
     return {
         "Type": "Choice",
         "Comment": "Refuse a malformed input before anything is recorded or done.",
-        "Choices": [{"And": checks, "Next": record_state("STARTED")}],
+        "Choices": [{"And": checks, "Next": READ_SAGA_ID}],
         "Default": INVALID_SAGA_INPUT,
+    }
+
+
+def _check_saga_id() -> dict[str, Any]:
+    """The id's characters: none may be left once the allowed ones are split away. States Language has no
+    test of a string's length: ``StartExecution`` refuses a longer execution name, the first step a longer id."""
+    return {
+        READ_SAGA_ID: {
+            "Type": "Pass",
+            "Parameters": {"invalid_characters.$": f"States.StringSplit($.saga_id, '{SAGA_ID_CHARACTERS}')"},
+            "ResultPath": "$.saga_id_check",
+            "Next": CHECK_SAGA_ID,
+        },
+        CHECK_SAGA_ID: {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.saga_id_check.invalid_characters[0]",
+                    "IsPresent": False,
+                    "Next": record_state("STARTED"),
+                }
+            ],
+            "Default": INVALID_SAGA_INPUT,
+        },
     }
 
 

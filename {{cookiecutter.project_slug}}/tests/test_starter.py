@@ -9,7 +9,6 @@ import pytest
 from devtools.harness.account import SAGA_TABLE
 from {{ cookiecutter.package_name }} import starter
 from {{ cookiecutter.package_name }}.naming import REQUEST_SOURCE_PREFIX, SAGA_REQUESTED
-from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
 
 
 @pytest.fixture(params=["STANDARD", "EXPRESS"])
@@ -84,12 +83,16 @@ def test_a_claim_never_followed_by_a_start_is_taken_over_by_the_next_delivery(
 
 
 @pytest.mark.parametrize(
-    "detail", [{}, {"saga_id": "has spaces"}, {"saga_id": "x", "payload": [], "extra": 1}, "not an object"]
+    "detail",
+    [{}, {"saga_id": "order#1"}, {"saga_id": "o" * 81}, {"saga_id": "x", "payload": [], "extra": 1}, "not an object"],
 )
-def test_a_malformed_request_starts_nothing(state_machine_arn: str, lambda_context: Any, detail: Any) -> None:
-    with pytest.raises(InvalidInput, match="invalid saga request"):
-        starter.handle(requested(detail), lambda_context)
+def test_a_malformed_request_is_rejected_without_failing_the_delivery(
+    state_machine_arn: str, lambda_context: Any, detail: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = starter.handle(requested(detail), lambda_context)
+    assert (result["started"], result["rejected"].startswith("invalid saga request")) == (False, True)
     assert executions(state_machine_arn) == []
+    assert [(record.levelname, record.message) for record in caplog.records] == [("WARNING", "Saga request rejected")]
 
 
 def test_a_request_replayed_from_an_archive_starts_nothing(state_machine_arn: str, lambda_context: Any) -> None:

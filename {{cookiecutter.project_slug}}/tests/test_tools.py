@@ -1,9 +1,14 @@
-"""The project's own tools: the README's generated blocks, the local runner, the harness's moto patches, the checks."""
+{%- set saga = cookiecutter | saga_model -%}
+"""The project's own tools, and the README that describes them: its generated blocks, every figure it states
+(checked against the code), every command it gives (run, or checked against the Makefile and the app)."""
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +17,172 @@ import pytest
 from devtools import diagram, prerequisites, readme
 from devtools.harness import moto_patches
 from devtools.local_run import main as local_run
-from infra.definition import PROJECT_DIR
+from devtools.local_run import parse_arguments
+from infra import config, events, monitoring, options, queues, timing
+from infra.definition import DEFINITION_FILE, PROJECT_DIR, saga_timing
 from infra.timing import DATABASE_WAIT_SECONDS
-from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS
+from {{ saga.package_name }}.database.migrate import RESUME_BUDGET_SECONDS
+{%- if saga.database_mode == "rds_proxy" %}
+from {{ saga.package_name }}.database.rds_proxy import READY_TIMEOUT_SECONDS
+{%- endif %}
+from {{ saga.package_name }}.naming import DATABASE_NOT_READY, SAGA_ID_CHARACTERS, SAGA_ID_MAX_LENGTH, TRANSIENT_ERROR
+from {{ saga.package_name }}.runtime.envelope import MAX_RESULT_BYTES, STATE_LIMIT_BYTES
+from {{ saga.package_name }}.runtime.idempotency import EXPIRES_AFTER_SECONDS
+from {{ saga.package_name }}.runtime.step import MAX_REASON_CHARACTERS
+from {{ saga.package_name }}.saga import CONSUMERS, STEPS, WORKFLOW_TYPE
+
+README = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+TEXT = " ".join(README.split())  # the README's prose, whatever its line breaks
+SHELL = [line for block in re.findall(r"```sh\n(.*?)```", README, re.DOTALL) for line in block.splitlines()]
+NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+DAY = 24 * 60 * 60
+
+
+def make(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``make`` in the project, with this interpreter's virtualenv, as the README has it run."""
+    command, environment = ["make", *arguments], {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+def retry(error: str) -> timing.Retry:
+    return next(rule for rule in saga_timing().step_retries if error in rule.errors)
+
+
+def times(rule: timing.Retry) -> str:
+    return "once" if rule.max_attempts == 1 else f"up to {NUMBERS[rule.max_attempts]} times"
+
+
+def minutes(seconds: float) -> str:
+    return "a minute" if seconds // 60 == 1 else f"{NUMBERS[int(seconds // 60)]} minutes"
+
+
+TRANSIENT, THROTTLED, DATABASE = retry(TRANSIENT_ERROR), retry(timing.LAMBDA_THROTTLED), retry(DATABASE_NOT_READY)
+DATABASE_WAIT = minutes(DATABASE.guaranteed_wait())
+PYPROJECT = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+RETENTION, EXPIRY_WARNING = queues.RETENTION.to_days(), monitoring.DEAD_LETTER_EXPIRY_WARNING.to_days()
+# Every figure the README states, as its sentence says it, and the same figure from the code.
+CLAIMS: list[tuple[str, object]] = [
+    (r"A saga id is 1 to (\d+) characters", SAGA_ID_MAX_LENGTH),
+    (r"under the (\d+) KiB Step Functions allows", STATE_LIMIT_BYTES // 1024),
+    (r"keeps each result under (\d+) KiB", MAX_RESULT_BYTES // 1024),
+    (r"it is logged, cut to (\d+) characters", MAX_REASON_CHARACTERS),
+    (r"a rejection's message, cut to (\d+) characters", MAX_REASON_CHARACTERS),
+    (r"Records expire after (\d+) days", EXPIRES_AFTER_SECONDS // DAY),
+    (r"by a hash of its key \| (\d+) days", EXPIRES_AFTER_SECONDS // DAY),
+    (r"has waited there (\d+) of its \d+ days", RETENTION - EXPIRY_WARNING),
+    (r"has waited there \d+ of its (\d+) days", RETENTION),
+    (r"payload and results \| (\d+) days", RETENTION),
+    (r"could not be handled \| (\d+) days", RETENTION),
+    (r"for replay \| (\d+) days \(`ARCHIVE_RETENTION_DAYS`", events.ARCHIVE_RETENTION_DAYS),
+    (r"outcome events are archived for (\d+) days", events.ARCHIVE_RETENTION_DAYS),
+    (r"Metrics go to the `([^`]+)` CloudWatch namespace", config.metrics_namespace("<stage>")),
+    (r"starting with a letter, at most (\d+) characters", config.MAX_STAGE_LENGTH),
+    (r"its function's timeout plus Lambda's (\d+) s init phase", timing.INIT_PHASE_SECONDS),
+    (r"waits up to (\w+ minutes?) for a database", minutes(RESUME_BUDGET_SECONDS)),
+    (r"Python (3\.\d+) or newer", PYPROJECT["project"]["requires-python"].removeprefix(">=")),
+    (r"Node\.js (\d+) or newer", prerequisites.MINIMUM_NODE),
+    (r"\(`TransientError`, the Lambda service's own errors\) (once|up to \w+ times)", times(TRANSIENT)),
+    (r"\| `TransientError` \| retries the step (once|up to \w+ times)", times(TRANSIENT)),
+{%- if saga.database_mode == "data_api" %}
+    (r"\(`DatabaseNotReady`\) for at least (a minute|\w+ minutes)", DATABASE_WAIT),
+    (r"\| `DatabaseNotReady` \| waits for the database, at least (a minute|\w+ minutes)", DATABASE_WAIT),
+    (r"paused \(after (\d+) idle minutes", timing.AURORA_AUTO_PAUSE_SECONDS // 60),
+{%- else %}
+    (r"may take (\d+(?:\.\d+)?) seconds, well within the shortest function timeout", READY_TIMEOUT_SECONDS),
+{%- if saga.workflow_type == "EXPRESS" %}
+    (r"may happen at any task: retried (once) with the step's other waits", times(DATABASE)),
+    (r"\| `DatabaseNotReady` \| waits for the database, (once)", times(DATABASE)),
+{%- else %}
+    (r"may happen at any task: waited for (a minute|\w+ minutes) at each task", DATABASE_WAIT),
+    (r"\| `DatabaseNotReady` \| waits for the database, at least (a minute|\w+ minutes)", DATABASE_WAIT),
+{%- endif %}
+{%- endif %}
+]
+if WORKFLOW_TYPE == "EXPRESS":
+    transient_wait = "longer" if TRANSIENT.interval > saga_timing().function_timeout else "shorter"
+    CLAIMS += [
+        (r"own errors\) once, after waiting (longer) than a function can run", transient_wait),
+        (r"never ran\) (once), like a transient failure", times(THROTTLED)),
+        (r"every path ends within (\d+) minutes", timing.EXPRESS_LIMIT_SECONDS // 60),
+        (r"minus a (\d+) s margin", timing.EXPRESS_SAFETY_MARGIN_SECONDS),
+    ]
+else:
+    CLAIMS += [
+        (r"own errors\) up to \w+ times, with backoff and (jitter)", "jitter" if TRANSIENT.jitter else "no jitter"),
+        (r"never ran\) for at least (a minute|\w+ minutes)", minutes(THROTTLED.guaranteed_wait())),
+    ]
+
+
+@pytest.mark.parametrize(("claim", "value"), CLAIMS, ids=[claim for claim, _ in CLAIMS])
+def test_every_figure_the_readme_states_is_the_codes(claim: str, value: object) -> None:
+    found = re.search(claim, TEXT)
+    assert found is not None, f"the README no longer says {claim!r}: update this table with it"
+    assert found.group(1) == str(value), f"the README says {found.group(0)!r}; the code says {value}"
+
+
+def test_the_readme_states_the_saga_id_characters_the_code_allows() -> None:
+    found = re.search(r"A saga id is 1 to \d+ characters of `(\[[^`]+\])`", TEXT)
+    assert found is not None
+    assert {character for character in map(chr, range(128)) if re.fullmatch(found.group(1), character)} == set(
+        SAGA_ID_CHARACTERS
+    )
+
+
+def local_runs() -> list[tuple[list[str], list[str]]]:
+    """Every `make local-run` of the README: its arguments, and the kinds of failure a `# or a, b` after it names."""
+    runs = []
+    for line in SHELL:
+        if found := re.fullmatch(r'make local-run(?: ARGS="([^"]*)")?\s*(?:# (.*))?', line):
+            kinds = re.fullmatch(r"or ([\w, ]+)", found.group(2) or "")
+            runs.append((shlex.split(found.group(1) or ""), kinds.group(1).split(", ") if kinds else []))
+    return [run for at, run in enumerate(runs) if run not in runs[:at]]  # the happy path is shown twice
+
+
+@pytest.mark.parametrize(("arguments", "kinds"), local_runs(), ids=lambda value: " ".join(value) or "-")
+def test_each_local_run_of_the_readme_shows_what_it_says(
+    arguments: list[str], kinds: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where the README's saga.json is
+    (tmp_path / "saga.json").write_text(json.dumps({"saga_id": "mine", "payload": {"order_id": "o-1"}}))
+    assert local_run(arguments) == 0
+    out, failed = capsys.readouterr().out, re.findall(r"--fail \S+:(\w+)", " ".join(arguments))
+    report = json.loads(out) if "--json" in arguments else {"outcome": re.findall(r", saga (\w+)", out)[-1]}
+    outcome = "COMPENSATION_FAILED" if "--fail-compensation" in arguments else "FAILED"
+    assert report["outcome"] == (outcome if set(failed) - {"transient"} else "SUCCEEDED")
+    assert ("DatabaseNotReady" in out) == ("db-paused" in str(arguments))
+    assert out.startswith("saga mine") == ("--input" in arguments)
+    rerun = report.get("rerun", {}).get("output", {}).get("reason")
+    assert rerun == ("saga already started" if "rerun" in arguments else None)
+    for kind in kinds:  # the other kinds the README offers in its place
+        parse_arguments([argument.replace(f":{failed[0]}", f":{kind}") for argument in arguments])
+
+
+def test_every_make_command_of_the_readme_is_a_target_of_the_makefile() -> None:
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (PROJECT_DIR / "Makefile").read_text(), re.MULTILINE))
+    named = set(re.findall(r"`make ([a-z][a-z-]*)", README))
+    named |= {line.split()[1] for line in SHELL if line.startswith("make ")}
+    assert named - targets == set()
+    for target in sorted(named):  # what each would run, run or not
+        planned = make("-n", target)
+        assert planned.returncode == 0, f"make -n {target}: {planned.stderr}"
+
+
+def test_make_bench_saga_prints_the_readmes_paths_table() -> None:
+    made = make("bench-saga")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == readme.block_contents(README)["saga paths"]
+
+
+def test_the_readmes_cdk_commands_take_context_the_app_accepts() -> None:
+    commands = re.findall(r"npx cdk (?:deploy|destroy) --all((?: -c [^\s`]+)+)", README)
+    assert len(commands) >= 3
+    for command in commands:
+        context = dict(pair.split("=", 1) for pair in re.findall(r"-c (\S+)", command))
+        stage = context.pop("stage")
+        if stage.islower():  # not a placeholder such as NEW
+            assert len(stage) <= config.MAX_STAGE_LENGTH
+            assert config.STAGE.fullmatch(stage)
+            options.read(context, {}, stage)  # exits with one line on anything the app would refuse
 
 
 def test_the_readmes_steps_diagram_and_paths_are_current() -> None:
@@ -22,7 +190,7 @@ def test_the_readmes_steps_diagram_and_paths_are_current() -> None:
 
 
 def test_the_diagram_draws_every_state_and_every_caught_error() -> None:
-    definition = readme.load_definition()
+    definition = json.loads(DEFINITION_FILE.read_text(encoding="utf-8"))
     chart = diagram.flowchart(definition)
     for name in definition["States"]:
         assert f'"{name}"' in chart
@@ -99,14 +267,7 @@ def test_local_run_refuses_what_it_cannot_do(arguments: list[str], capsys: Any) 
 
 
 def test_local_run_from_the_command_line_keeps_stdout_to_the_report() -> None:
-    finished = subprocess.run(
-        [sys.executable, "-m", "devtools.local_run", "--json"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "PYTHONPATH": "src"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    finished = make("local-run", "ARGS=--json")
     assert finished.returncode == 0, finished.stderr
     report = json.loads(finished.stdout)
     assert (report["status"], report["calls"]) == ("SUCCEEDED", [step.title for step in STEPS])

@@ -5,9 +5,13 @@ tests and the diagram all take their names from here: renaming a step means rena
 ``saga.py`` and its own modules, nothing else.
 """
 
+import string
 from dataclasses import dataclass
 
 PACKAGE = __name__.rpartition(".")[0]
+# A saga id is also its Step Functions execution name: 1 to SAGA_ID_MAX_LENGTH of these characters.
+SAGA_ID_CHARACTERS = string.ascii_letters + string.digits + "_-"
+SAGA_ID_MAX_LENGTH = 80
 
 # The outcome events the saga publishes, each with the status it records.
 OUTCOME_STATUS = {

@@ -54,9 +54,10 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             raise InvalidInput(f"invalid saga request: not a {SAGA_REQUESTED} event")
         request = SagaRequest.parse(event.get("detail"), max_payload_bytes(saga.STEPS))
     except InvalidInput as error:
+        # The producer's mistake, which no retry mends: refused here, not dead-lettered as a fault.
         metrics.add_metric(name="InvalidSagaRequest", unit=MetricUnit.Count, value=1)
-        logger.error("Invalid saga request", extra={"reason": str(error)})
-        raise
+        logger.warning("Saga request rejected", extra={"reason": str(error)})
+        return {"started": False, "rejected": str(error)}
     if not claim(request.saga_id, str(event.get("id", ""))):
         metrics.add_metric(name="DuplicateSagaRequest", unit=MetricUnit.Count, value=1)
         logger.info("Saga already started; duplicate request ignored")

@@ -54,6 +54,8 @@ def test_steps_run_in_order_after_validation_and_the_start_record_then_succeed_i
         current = state["Next"] if "Next" in state else state["Choices"][0]["Next"]
     assert order == [
         "Validate input",
+        "Read saga id",
+        "Check saga id",
         "Record STARTED",
         "Payment",
         "Inventory",

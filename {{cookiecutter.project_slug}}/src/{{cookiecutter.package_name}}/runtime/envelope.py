@@ -14,11 +14,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from {{ cookiecutter.package_name }}.naming import ALL_OUTCOMES, OUTCOME_STATUS, Step
+from {{ cookiecutter.package_name }}.naming import (
+    ALL_OUTCOMES,
+    OUTCOME_STATUS,
+    SAGA_ID_CHARACTERS,
+    SAGA_ID_MAX_LENGTH,
+    Step,
+)
 from {{ cookiecutter.package_name }}.runtime.errors import InvalidInput
 
-# A saga id is also the Step Functions execution name: at most 80 characters from this set.
-SAGA_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+SAGA_ID = re.compile(f"[{re.escape(SAGA_ID_CHARACTERS)}]+")
 StepStatus = Literal["DONE", "COMPENSATED", "NOTHING_TO_UNDO"]
 STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
 
@@ -35,6 +40,10 @@ def max_payload_bytes(steps: tuple[Step, ...]) -> int:
     """The largest payload whose saga state still fits with every result at its largest."""
     results = sum(2 if step.compensation else 1 for step in steps)
     return STATE_LIMIT_BYTES - STATE_OVERHEAD_BYTES - MAX_CAUSE_BYTES - results * (MAX_RESULT_BYTES + 64)
+
+
+def is_saga_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= SAGA_ID_MAX_LENGTH and SAGA_ID.fullmatch(value) is not None
 
 
 def json_size(value: Any) -> int:
@@ -142,7 +151,7 @@ class OutcomeEvent:
             detail = {}
         elif detail.get("status") != OUTCOME_STATUS.get(str(detail_type)):
             invalid.append("detail.status")
-        if not isinstance(detail.get("saga_id"), str) or not SAGA_ID.fullmatch(detail["saga_id"]):
+        if not is_saga_id(detail.get("saga_id")):
             invalid.append("detail.saga_id")
         invalid += [
             f"detail.{name}" for name in ("failed_step", "error") if not isinstance(detail.get(name), str | None)
@@ -170,8 +179,7 @@ def _object(fields: dict[str, Any], name: str, where: str, default: dict[str, An
 
 
 def _check_saga_id(fields: dict[str, Any], where: str) -> None:
-    saga_id = fields.get("saga_id")
-    if not isinstance(saga_id, str) or not SAGA_ID.fullmatch(saga_id):
+    if not is_saga_id(fields.get("saga_id")):
         raise InvalidInput(f"invalid {where}, check these fields: saga_id")
 
 
