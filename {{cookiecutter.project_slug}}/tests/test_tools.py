@@ -146,6 +146,11 @@ def test_each_local_run_of_the_readme_shows_what_it_says(
     (tmp_path / "saga.json").write_text(json.dumps({"saga_id": "mine", "payload": {"order_id": "o-1"}}))
     assert local_run(arguments) == 0
     out, failed = capsys.readouterr().out, re.findall(r"--fail \S+:(\w+)", " ".join(arguments))
+    if "--sagas" in arguments:  # many at once: every invariant held, at the concurrency asked for
+        report = json.loads(out)
+        assert (report["violations"], report["sagas"]) == ([], int(arguments[arguments.index("--sagas") + 1]))
+        assert report["peak_in_progress"] >= int(arguments[arguments.index("--concurrency") + 1])
+        return
     report = json.loads(out) if "--json" in arguments else {"outcome": re.findall(r", saga (\w+)", out)[-1]}
     outcome = "COMPENSATION_FAILED" if "--fail-compensation" in arguments else "FAILED"
     assert report["outcome"] == (outcome if set(failed) - {"transient"} else "SUCCEEDED")

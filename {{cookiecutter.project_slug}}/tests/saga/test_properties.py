@@ -72,15 +72,6 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: "SagaHarnes
             assert run.consumer_deliveries[consumer.name] == wanted, consumer.name
 
 
-def test_many_sagas_at_once_keep_every_invariant(harness: "SagaHarness") -> None:
-    from devtools.harness.load import run_many  # noqa: PLC0415 - imports the handlers
-
-    report = run_many(harness, sagas=200, concurrency=8)
-
-    assert report["violations"] == []
-    assert report["peak_in_progress"] >= 8, "eight executions were in progress at once"
-
-
 def test_each_broken_invariant_is_named_with_its_saga(harness: "SagaHarness") -> None:
     from devtools.harness.load import Case, broken  # noqa: PLC0415 - imports the handlers
 
