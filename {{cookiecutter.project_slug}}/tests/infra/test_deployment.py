@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -335,3 +336,16 @@ def test_preflight_refuses_a_deploy_that_deletes_a_function_a_running_execution_
 {%- endif %}
     assert len(found) == len(deleted)
     assert all(f"delete the function {name}, which {named}" in line for name, line in zip(deleted, found, strict=True))
+
+
+def test_the_readme_names_every_aws_action_preflight_calls() -> None:
+    source, session = Path(preflight.__file__).read_text(), boto3.Session(region_name="us-east-1")
+    calls = re.findall(r"\b(ssm|rds|cloudformation|ec2|lambda|stepfunctions|cloudwatch)(?:_client)?\.(\w+)\(", source)
+    calls += [("stepfunctions", name) for name in re.findall(r'get_paginator\("(\w+)"\)', source)]
+    actions = {
+        f"{'states' if client == 'stepfunctions' else client}:{session.client(client).meta.method_to_api_mapping[name]}"
+        for client, name in calls
+        if name != "get_paginator"
+    }
+    assert len(actions) >= 5
+    assert {action for action in actions if f"`{action}`" not in (ROOT / "README.md").read_text()} == set()
