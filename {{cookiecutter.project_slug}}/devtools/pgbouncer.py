@@ -5,7 +5,9 @@ so many clients share a small pool, and it breaks on the same session state the
 proxy pins on (``SET``, server-side prepared statements, temporary tables, advisory
 locks). Code that works through it does not pin the proxy.
 
-It listens on 127.0.0.1 on a free port and trusts its clients; the real proxy checks
+It listens on 127.0.0.1 on a free port and admits the users it is given, each logging in
+to the server as itself, with the password given (none for members of ``rds_iam``, whom
+the local server trusts as Aurora trusts the proxy's IAM check). The real proxy checks
 IAM tokens and requires TLS, which the code under test still produces and asks for
 (``DATABASE_SSLMODE`` is ``disable`` only here).
 """
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,12 +30,13 @@ START_TIMEOUT_SECONDS = 10
 
 
 class PgBouncer:
-    """pgbouncer in front of one database of a PostgreSQL server; clients connect as ``user``."""
+    """pgbouncer in front of one database of a PostgreSQL server, for ``users`` (name: password)."""
 
-    def __init__(self, database_url: str, pool_size: int = 5, max_clients: int = 1100) -> None:
+    def __init__(
+        self, database_url: str, users: Mapping[str, str], pool_size: int = 5, max_clients: int = 1100
+    ) -> None:
         target = urlsplit(database_url)
         self.database = target.path.lstrip("/")
-        self.user = target.username or "postgres"
         self.pool_size = pool_size
         self.port = free_port()
         self.folder = private_folder("saga-pgbouncer-")
@@ -46,7 +50,7 @@ class PgBouncer:
         config.write_text(
             "[databases]\n"
             f"{self.database} = host={target.hostname} port={target.port or 5432} dbname={self.database}"
-            f" user={self.user} pool_size={pool_size}\n"
+            f" pool_size={pool_size}\n"
             "[pgbouncer]\n"
             f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
             "auth_type = trust\n"
@@ -56,7 +60,7 @@ class PgBouncer:
             f"logfile = {self.folder / 'pgbouncer.log'}\npidfile = {self.folder / 'pgbouncer.pid'}\n{prepared}",
             encoding="utf-8",
         )
-        (self.folder / "users.txt").write_text(f'"{self.user}" ""\n', encoding="utf-8")
+        (self.folder / "users.txt").write_text("".join(f'"{u}" "{p}"\n' for u, p in users.items()), encoding="utf-8")
         if os.geteuid() == 0:
             for path in self.folder.iterdir():
                 shutil.chown(path, "postgres", "postgres")

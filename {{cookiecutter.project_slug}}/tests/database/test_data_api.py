@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devtools.data_api_emulator import APPLICATION_NAME, DataApiEmulator
-from devtools.local_database import CLUSTER_ARN, SECRET_ARN, LocalDatabase
+from devtools.local_database import CLUSTER_ARN, LocalDatabase
 from devtools.local_postgres import free_port
 from {{ saga.package_name }} import handlers
 from {{ saga.package_name }}.database import (
@@ -29,7 +29,8 @@ INSERT = f'INSERT INTO "{STEP}" (saga_id, state, data) VALUES (:saga_id, :state,
 @pytest.fixture
 def unreachable(database: LocalDatabase) -> Iterator[None]:
     """The Data API answers, but the database behind it cannot be reached."""
-    dead = DataApiEmulator(f"postgresql://saga@127.0.0.1:{free_port()}/saga", CLUSTER_ARN, SECRET_ARN, database.name)
+    dead_url = f"postgresql://saga@127.0.0.1:{free_port()}/saga"
+    dead = DataApiEmulator(dead_url, CLUSTER_ARN, database.emulator.secrets, database.name)
     dead.attach(data_api.client())
     yield
     dead.detach(data_api.client())
