@@ -2,8 +2,7 @@
 
 ``DataApiEmulator(...).attach(client)`` answers that boto3 client's ``rds-data`` (or
 ``secretsmanager``) calls in-process, after botocore has validated the request against
-the service model and before anything is signed or sent; the last one attached answers.
-What it emulates:
+the service model and before anything is signed or sent. What it emulates:
 
 - ``ExecuteStatement``: one statement, ``:name`` parameters with their typed values
   (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``;
@@ -63,6 +62,9 @@ _TYPE_HINTS: dict[str, Any] = {
 _TYPED_FIELDS = ((bool, "booleanValue"), (int, "longValue"), (float, "doubleValue"))
 Connection = psycopg.Connection[dict[str, Any]]
 
+# The emulators attached to each client (by id), the last one answering.
+_attached: dict[int, list["DataApiEmulator"]] = {}
+
 
 class DataApiError(Exception):
     def __init__(self, code: str, message: str, status: int = 400) -> None:
@@ -105,16 +107,28 @@ class DataApiEmulator:
             self._paused = iter(())
 
     def attach(self, client: Any) -> None:
-        """Answer the client's calls before any emulator attached earlier does, until this one detaches."""
-        client.meta.events.register_first(EVENT, self._intercept)
+        """Answer the client's calls instead of the emulator attached before, until this one detaches."""
+        stack = _attached.setdefault(id(client), [])
+        if stack:
+            client.meta.events.unregister(EVENT, stack[-1]._intercept)
+        stack.append(self)
+        client.meta.events.register(EVENT, self._intercept)
 
     def detach(self, client: Any) -> None:
+        stack = _attached.get(id(client), [])
+        if self not in stack:
+            return
         client.meta.events.unregister(EVENT, self._intercept)
+        stack.remove(self)
+        if stack:
+            client.meta.events.register(EVENT, stack[-1]._intercept)
 
     def close(self) -> None:
+        """Close every connection; the next request opens new ones."""
         with self._lock:
             lent, self._transactions = [connection for _, connection in self._transactions.values()], {}
-        idle = [pool.get_nowait() for pool in self._pools.values() for _ in range(pool.qsize())]
+            pools, self._pools = self._pools, {}
+        idle = [pool.get_nowait() for pool in pools.values() for _ in range(pool.qsize())]
         for connection in filter(None, [*lent, *idle]):
             connection.close()
 

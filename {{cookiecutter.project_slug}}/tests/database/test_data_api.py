@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 
-from devtools.data_api_emulator import APPLICATION_NAME, DataApiEmulator
-from devtools.local_database import CLUSTER_ARN, LocalDatabase
+from devtools.data_api_emulator import APPLICATION_NAME
+from devtools.local_database import LocalDatabase
 from devtools.local_postgres import free_port
 from {{ saga.package_name }} import handlers
 from {{ saga.package_name }}.database import (
     DatabaseError,
     DatabaseNotReady,
-    data_api,
     execute,
     transaction,
 )
@@ -27,13 +26,12 @@ INSERT = f'INSERT INTO "{STEP}" (saga_id, state, data) VALUES (:saga_id, :state,
 
 
 @pytest.fixture
-def unreachable(database: LocalDatabase) -> Iterator[None]:
+def unreachable(database: LocalDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The Data API answers, but the database behind it cannot be reached."""
-    dead_url = f"postgresql://saga@127.0.0.1:{free_port()}/saga"
-    dead = DataApiEmulator(dead_url, CLUSTER_ARN, database.emulator.secrets, database.name)
-    dead.attach(data_api.client())
+    database.emulator.close()
+    monkeypatch.setattr(database.emulator, "database_url", f"postgresql://saga@127.0.0.1:{free_port()}/saga")
     yield
-    dead.detach(data_api.client())
+    database.emulator.close()
 
 
 def test_typed_parameters_and_json_records_round_trip(database: LocalDatabase) -> None:
