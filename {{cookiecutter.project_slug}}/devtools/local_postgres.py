@@ -28,7 +28,7 @@ import psycopg
 from devtools.prerequisites import missing, postgres_program
 
 URL_VARIABLE = "SAGA_DATABASE_URL"
-SUPERUSER = PASSWORD = "saga"
+SUPERUSER = PASSWORD = "saga"  # noqa: S105 - a throwaway server on loopback
 # Local sockets trusted; over TCP, members of rds_iam are, anyone else gives a password.
 ACCESS = "local all all trust\nhost all +rds_iam 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
 

@@ -141,12 +141,12 @@ def test_a_steps_role_uses_its_own_table_and_nothing_else(
                 execute(statement.format(own=f'"{step}"', other=f'"{other}"'))
 
 
-def test_the_role_of_a_step_removed_is_dropped_and_of_one_added_created_with_its_grants(database: LocalDatabase) -> None:
+def test_a_removed_steps_role_is_dropped_and_an_added_ones_created_with_its_grants(database: LocalDatabase) -> None:
     removed, *kept = STEP_NAMES
     try:
         roles.reconcile(kept)
         assert step_role(removed) not in step_grants(database)
-        assert database.admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (step_role(removed),)).fetchall() == []
+        assert not database.admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (step_role(removed),)).fetchall()
     finally:
         roles.reconcile(STEP_NAMES)
     assert step_grants(database) == {step_role(name): {name: ["INSERT", "SELECT", "UPDATE"]} for name in STEP_NAMES}
@@ -161,7 +161,8 @@ def test_a_stage_the_admin_migrated_moves_to_the_roles_in_place_with_its_data(da
         admin.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz DEFAULT now())")
         for path in migrate.migration_files(migrate.MIGRATIONS):
             admin.execute(path.read_text(encoding="utf-8").encode())
-            admin.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.relative_to(migrate.MIGRATIONS).as_posix(),))
+            name = path.relative_to(migrate.MIGRATIONS).as_posix()
+            admin.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
             admin.execute(f"INSERT INTO \"{path.parent.name}\" (saga_id, state) VALUES ('running', 'DONE')")  # noqa: S608
     try:
         with LocalDatabase(old_url) as upgraded:

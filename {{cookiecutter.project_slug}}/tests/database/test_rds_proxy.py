@@ -53,8 +53,9 @@ def token_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def hold_a_server_connection(proxy: PgBouncer, release: threading.Event, held: threading.Event) -> None:
     """Another client keeps one transaction open, so the next clients get other server connections."""
+    user = os.environ["DATABASE_USER"]
     with (
-        psycopg.connect(host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=os.environ["DATABASE_USER"]) as other,
+        psycopg.connect(host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=user) as other,
         other.transaction(),
     ):
         other.execute("SELECT 1")

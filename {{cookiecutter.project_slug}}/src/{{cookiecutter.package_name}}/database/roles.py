@@ -85,7 +85,7 @@ def bootstrap() -> None:
         execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {MIGRATOR_ROLE}")
         execute(
-            "DO $$ DECLARE name text; BEGIN"
+            "DO $$ DECLARE name text; BEGIN"  # noqa: S608 - constant names
             " FOR name IN SELECT tablename FROM pg_tables"
             f" WHERE schemaname = 'public' AND tableowner <> '{MIGRATOR_ROLE}' LOOP"
             f" EXECUTE format('ALTER TABLE public.%I OWNER TO {MIGRATOR_ROLE}', name);"
@@ -113,7 +113,7 @@ def reconcile(steps: Iterable[str]) -> None:
             execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
             execute(f'GRANT {STEP_PRIVILEGES} ON "{step}" TO "{role}"')
         members = execute(
-            "SELECT member.rolname AS role FROM pg_auth_members grant_"
+            "SELECT member.rolname AS role FROM pg_auth_members grant_"  # noqa: S608 - a constant name
             " JOIN pg_roles member ON member.oid = grant_.member"
             f" WHERE grant_.roleid = '{STEP_ROLES}'::regrole"
         )
