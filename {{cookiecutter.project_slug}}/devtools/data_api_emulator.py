@@ -5,12 +5,11 @@
 the service model and before anything is signed or sent. What it emulates:
 
 - ``ExecuteStatement``: one statement, ``:name`` parameters with their typed values
-  (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``;
-  ``typeHint`` JSON, UUID, TIMESTAMP, DATE, TIME, DECIMAL). An untyped string is bound
-  as ``varchar``, as the real API does, so a comparison with another type needs a
-  ``typeHint`` or a ``CAST``. Results as ``formatRecordsAs="JSON"`` (values other than
-  numbers, booleans and null come back as strings, JSON columns included) or as typed
-  ``records``; ``numberOfRecordsUpdated``.
+  (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``, with
+  ``typeHint`` JSON). An untyped string is bound as ``varchar``, as the real API does,
+  so a comparison with another type needs a ``typeHint`` or a ``CAST``. Results as
+  ``formatRecordsAs="JSON"``, the only way the project reads them: values other than
+  numbers, booleans and null come back as strings, JSON columns included.
 - ``BeginTransaction`` / ``CommitTransaction`` / ``RollbackTransaction``, each
   transaction on its own database connection; an unknown transaction id is refused.
 - Logging in as the user of the secret each request names, with its password, as the
@@ -21,14 +20,13 @@ the service model and before anything is signed or sent. What it emulates:
 - A cluster paused at zero capacity: after ``pause()``, every request is answered
   ``DatabaseResumingException`` for a number of calls, a number of seconds, or until ``resume()``.
 
-What it does not emulate: IAM checks, ``BatchExecuteStatement``,
-``ExecuteSql``, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
+What it does not emulate: IAM checks, ``BatchExecuteStatement``, ``ExecuteSql``, typed
+``records``, other type hints, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
 and 45 second statement limits, transactions expiring after 3 minutes idle, pausing
 by itself after idling, network latency and throttling.
 """
 
 import datetime
-import decimal
 import itertools
 import json
 import math
@@ -50,20 +48,10 @@ APPLICATION_NAME = "rds-data-emulator"
 EVENT = "before-call"
 OPERATIONS = ("ExecuteStatement", "BeginTransaction", "CommitTransaction", "RollbackTransaction", "GetSecretValue")
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_TYPE_HINTS: dict[str, Any] = {
-    "JSON": lambda text: Jsonb(json.loads(text)),
-    "UUID": uuid.UUID,
-    "TIMESTAMP": datetime.datetime.fromisoformat,
-    "DATE": datetime.date.fromisoformat,
-    "TIME": datetime.time.fromisoformat,
-    "DECIMAL": decimal.Decimal,
-}
-# Result fields by Python type, bool before int: a bool is an int.
-_TYPED_FIELDS = ((bool, "booleanValue"), (int, "longValue"), (float, "doubleValue"))
 Connection = psycopg.Connection[dict[str, Any]]
 
-# The emulators attached to each client (by id), the last one answering.
-_attached: dict[int, list["DataApiEmulator"]] = {}
+# The emulators attached, in order: the last one answers, the others let it.
+_attached: list["DataApiEmulator"] = []
 
 
 class DataApiError(Exception):
@@ -92,7 +80,6 @@ class DataApiEmulator:
         self.pool_size = pool_size
         self._transactions: dict[str, tuple[str, Connection]] = {}
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
         self._paused: Iterator[bool] = iter(())
 
     def pause(self, calls: int | None = None, seconds: float | None = None) -> None:
@@ -108,20 +95,13 @@ class DataApiEmulator:
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
-        stack = _attached.setdefault(id(client), [])
-        if stack:
-            client.meta.events.unregister(EVENT, stack[-1]._intercept)
-        stack.append(self)
+        _attached.append(self)
         client.meta.events.register(EVENT, self._intercept)
 
     def detach(self, client: Any) -> None:
-        stack = _attached.get(id(client), [])
-        if self not in stack:
-            return
         client.meta.events.unregister(EVENT, self._intercept)
-        stack.remove(self)
-        if stack:
-            client.meta.events.register(EVENT, stack[-1]._intercept)
+        if self in _attached:
+            _attached.remove(self)
 
     def close(self) -> None:
         """Close every connection; the next request opens new ones."""
@@ -132,7 +112,9 @@ class DataApiEmulator:
         for connection in filter(None, [*lent, *idle]):
             connection.close()
 
-    def _intercept(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def _intercept(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if _attached[-1] is not self:
+            return None
         if model.name not in OPERATIONS:
             raise NotImplementedError(f"the local Data API does not emulate {model.name}")
         try:
@@ -163,10 +145,10 @@ class DataApiEmulator:
         sql = request["sql"].replace("%", "%%")
         query = _NAMED_PARAMETER.sub(lambda name: f"%({name[1]})s{cast.get(name[1], '')}", sql)
         if transaction_id is not None:
-            return self._run(self._transaction(transaction_id, secret), query, values, request)
+            return self._run(self._transaction(transaction_id, secret), query, values)
         connection = self._acquire(secret)
         try:
-            return self._run(connection, query, values, request)
+            return self._run(connection, query, values)
         finally:
             self._release(secret, connection)
 
@@ -178,7 +160,7 @@ class DataApiEmulator:
         except psycopg.Error as error:
             self._release(secret, connection)
             raise _translate(error) from error
-        transaction_id = f"tx-{next(self._ids)}-{uuid.uuid4().hex}"
+        transaction_id = uuid.uuid4().hex
         with self._lock:
             self._transactions[transaction_id] = (secret, connection)
         return {"transactionId": transaction_id}
@@ -260,18 +242,17 @@ class DataApiEmulator:
         for field in ("booleanValue", "longValue", "doubleValue"):
             if field in value:
                 return value[field]
-        if "stringValue" in value:
-            hint = parameter.get("typeHint")
-            if hint is None:
+        if "stringValue" in value and parameter.get("typeHint") in (None, "JSON"):
+            if parameter.get("typeHint") is None:
                 return value["stringValue"]
             try:
-                return _TYPE_HINTS[hint](value["stringValue"])
-            except (ValueError, decimal.InvalidOperation) as error:
-                raise DataApiError("BadRequestException", f"invalid {hint} parameter {parameter['name']}") from error
+                return Jsonb(json.loads(value["stringValue"]))
+            except ValueError as error:
+                raise DataApiError("BadRequestException", f"invalid JSON parameter {parameter['name']}") from error
         raise DataApiError("BadRequestException", f"parameter {parameter.get('name')}: this value type is not emulated")
 
     @staticmethod
-    def _run(connection: Connection, query: str, values: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    def _run(connection: Connection, query: str, values: dict[str, Any]) -> dict[str, Any]:
         try:
             cursor = connection.execute(query, values, prepare=False)
             rows = cursor.fetchall() if cursor.description else []
@@ -279,12 +260,10 @@ class DataApiEmulator:
             raise _translate(error) from error
         except KeyError as error:
             raise DataApiError("BadRequestException", f"No value specified for parameter {error}") from error
-        response: dict[str, Any] = {"numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0)}
-        if request.get("formatRecordsAs") == "JSON":
-            response["formattedRecords"] = json.dumps([{key: _json_value(v) for key, v in row.items()} for row in rows])
-        elif cursor.description:
-            response["records"] = [[_field(v) for v in row.values()] for row in rows]
-        return response
+        return {
+            "numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0),
+            "formattedRecords": json.dumps([{key: _json_value(v) for key, v in row.items()} for row in rows]),
+        }
 
 
 def _json_value(value: Any) -> Any:
@@ -295,13 +274,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.isoformat(sep=" ")
     return str(value)
-
-
-def _field(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"isNull": True}
-    kind = next((name for python_type, name in _TYPED_FIELDS if isinstance(value, python_type)), None)
-    return {kind: value} if kind else {"stringValue": _json_value(value)}
 
 
 def _translate(error: psycopg.Error) -> DataApiError:

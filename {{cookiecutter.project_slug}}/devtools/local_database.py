@@ -14,7 +14,7 @@ It logs in as the deployed functions do: the server's superuser stands for the c
 which only the migrations' bootstrap uses; the rest runs as the migrator or, inside ``as_step``,
 as a step's own role{% if saga.database_mode == "data_api" %}, each with a secret of its own{% endif %}.
 
-    python -m devtools.local_database migrate   # apply the migrations to $SAGA_DATABASE_URL
+    python -m devtools.local_database   # apply the migrations to $SAGA_DATABASE_URL
 """
 
 import contextlib
@@ -23,7 +23,6 @@ import json
 {%- endif %}
 import os
 import sys
-from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -141,29 +140,14 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         rows = {table: self.admin.execute(query.format(table), (saga_id,)).fetchone() for table in self.tables}
         return {table: None if row is None else str(row[0]) for table, row in rows.items()}
 
-    def server_connections(self) -> dict[str, int]:
-        """Connections PostgreSQL holds open to this database right now, by client, besides this one."""
-        rows: list[Any] = self.admin.execute(
-            "SELECT application_name, count(*) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY application_name",
-            (self.name,),
-        ).fetchall()
-        return {str(name or "(unnamed)"): int(count) for name, count in rows}
 
-
-def main(arguments: list[str]) -> int:
-    if arguments != ["migrate"]:
-        print("usage: python -m devtools.local_database migrate", file=sys.stderr)
-        return 2
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        print(f"set {URL_VARIABLE} to the database to migrate (make db starts one and prints it)", file=sys.stderr)
-        return 2
-    with LocalDatabase(url) as database:
-        applied = database.migrate()
-    print("\n".join(f"applied {name}" for name in applied) or "nothing to apply")
-    return 0
+def main() -> None:
+    """``make migrate``: apply the migrations to the database ``SAGA_DATABASE_URL`` names."""
+    if not os.environ.get(URL_VARIABLE):
+        sys.exit(f"set {URL_VARIABLE} to the database to migrate (make db starts one and prints it)")
+    with LocalDatabase(os.environ[URL_VARIABLE]) as database:
+        print("\n".join(f"applied {name}" for name in database.migrate()) or "nothing to apply")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main()

@@ -15,15 +15,15 @@ IAM tokens and requires TLS, which the code under test still produces and asks f
 import os
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from devtools.local_postgres import as_server_user, free_port, private_folder
+from devtools.local_postgres import free_port, private_folder
 from devtools.prerequisites import missing
 
 START_TIMEOUT_SECONDS = 10
@@ -40,7 +40,7 @@ class PgBouncer:
         self.pool_size = pool_size
         self.port = free_port()
         self.folder = private_folder("saga-pgbouncer-")
-        self.running = False
+        self.process: subprocess.Popen[bytes] | None = None
         # One descriptor per client and per server connection, plus its own files.
         self.open_files = max_clients + pool_size + 64
         config = self.folder / "pgbouncer.ini"
@@ -57,7 +57,7 @@ class PgBouncer:
             f"auth_file = {self.folder / 'users.txt'}\n"
             "pool_mode = transaction\n"
             f"max_client_conn = {max_clients}\nlisten_backlog = 4096\n"
-            f"logfile = {self.folder / 'pgbouncer.log'}\npidfile = {self.folder / 'pgbouncer.pid'}\n{prepared}",
+            f"logfile = {self.folder / 'pgbouncer.log'}\n{prepared}",
             encoding="utf-8",
         )
         (self.folder / "users.txt").write_text("".join(f'"{u}" "{p}"\n' for u, p in users.items()), encoding="utf-8")
@@ -68,21 +68,28 @@ class PgBouncer:
 
     def start(self) -> None:
         """Start (again), on the same port."""
-        command = [executable(), "-d", str(self.folder / "pgbouncer.ini")]
-        if os.geteuid() == 0:
-            # runuser applies the login limits (often 1,024 open files): raise them for pgbouncer itself.
-            command = as_server_user(["prlimit", f"--nofile={self.open_files}", *command])
-        subprocess.run(command, check=True, preexec_fn=self._raise_open_files_limit)  # noqa: S603
+        # It refuses root: as root, it runs as postgres, with no login in between to lower its open-files limit.
+        server_user: dict[str, Any] = {"user": "postgres", "group": "postgres", "extra_groups": []}
+        self.process = subprocess.Popen(  # noqa: S603
+            [executable(), str(self.folder / "pgbouncer.ini")],
+            preexec_fn=self._raise_open_files_limit,  # noqa: PLW1509 - no threads start pgbouncer
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **(server_user if os.geteuid() == 0 else {}),
+        )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                self.running = True
                 return
             except OSError:
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or not self.running:
                     raise
                 time.sleep(0.02)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def _raise_open_files_limit(self) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -92,25 +99,13 @@ class PgBouncer:
 
     def kill(self) -> None:
         """Stop it at once, as a crash would: every client connection drops."""
-        pidfile = self.folder / "pgbouncer.pid"
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not pidfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        pid = int(pidfile.read_text(encoding="utf-8"))
-        os.kill(pid, signal.SIGKILL)
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        pidfile.unlink(missing_ok=True)
-        self.running = False
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
-        if self.running:
-            self.kill()
+        self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def log(self) -> str:
-        path: Path = self.folder / "pgbouncer.log"
-        return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def executable() -> str:
@@ -124,18 +119,3 @@ def version() -> tuple[int, ...]:
     """pgbouncer's version, as ``pgbouncer -V`` prints it (``PgBouncer 1.18.0``)."""
     printed = subprocess.run([executable(), "-V"], capture_output=True, text=True, check=True).stdout  # noqa: S603
     return tuple(int(part) for part in printed.split()[1].split(".")[:2])
-
-
-def _alive(pid: int) -> bool:
-    """Running: a killed daemon may linger as a zombie until its parent (init) reaps it."""
-    if not Path("/proc").is_dir():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    return fields[0] != "Z"

@@ -8,11 +8,13 @@ breaks a rule still fails the synthesis.
 from aws_cdk import Acknowledgment, Stack, Validations
 {%- if saga.database_mode == "rds_proxy" %}
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk.region_info import RegionInfo
 {%- endif %}
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
+{%- if saga.database_mode == "rds_proxy" %}
+from aws_cdk.region_info import RegionInfo
+{%- endif %}
 from constructs import IConstruct
 
 from infra.checkov_skips import is_log_retention_function, skip_checkov_findings

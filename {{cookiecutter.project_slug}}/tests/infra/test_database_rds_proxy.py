@@ -47,8 +47,8 @@ def test_database_functions_run_in_the_vpc_and_connect_with_iam(synthesized: Syn
         user, step = variables["DATABASE_USER"], variables.get("SAGA_STEP")
         users.add(user)
         # Each function may connect as its own user only; the migrator also as the admin, for its bootstrap.
-        expected = [f"/{step_role(step)}"] if step else [f"/{MIGRATOR_ROLE}", f"/{ADMIN_USER}"]
-        assert [found["Fn::Join"][1][-1] for found in granted(template, function, "rds-db:connect")] == expected
+        expected = {f"/{step_role(step)}"} if step else {f"/{MIGRATOR_ROLE}", f"/{ADMIN_USER}"}
+        assert {found["Fn::Join"][1][-1] for found in granted(template, function, "rds-db:connect")} == expected
         assert user == (step_role(step) if step else MIGRATOR_ROLE)
         assert not granted(template, function, "secretsmanager:GetSecretValue")
     assert users == {MIGRATOR_ROLE, *(step_role(step.name) for step in STEPS)}
