@@ -17,8 +17,8 @@ the service model and before anything is signed or sent. What it emulates:
 - The cluster ARN and database must be the configured ones; SQL errors and refused
   logins come back as ``BadRequestException``, an unreachable database as
   ``DatabaseUnavailableException``.
-- A cluster paused at zero capacity: after ``pause()``, every request is answered
-  ``DatabaseResumingException`` for a number of calls, a number of seconds, or until ``resume()``.
+- A cluster paused at zero capacity: between ``pause()`` and ``resume()``, every request is
+  answered ``DatabaseResumingException``.
 
 What it does not emulate: IAM checks, ``BatchExecuteStatement``, ``ExecuteSql``, typed
 ``records``, other type hints, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
@@ -27,15 +27,12 @@ by itself after idling, network latency and throttling.
 """
 
 import datetime
-import itertools
 import json
-import math
 import queue
 import re
 import threading
-import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -80,18 +77,13 @@ class DataApiEmulator:
         self.pool_size = pool_size
         self._transactions: dict[str, tuple[str, Connection]] = {}
         self._lock = threading.Lock()
-        self._paused: Iterator[bool] = iter(())
+        self.paused = False
 
-    def pause(self, calls: int | None = None, seconds: float | None = None) -> None:
-        """Answer "resuming" to the next ``calls`` requests, for ``seconds``, or, with neither, until ``resume``."""
-        until = time.monotonic() + seconds if seconds is not None else math.inf
-        answers = itertools.repeat(True) if calls is None else itertools.repeat(True, calls)
-        with self._lock:
-            self._paused = itertools.takewhile(lambda _: time.monotonic() < until, answers)
+    def pause(self) -> None:
+        self.paused = True
 
     def resume(self) -> None:
-        with self._lock:
-            self._paused = iter(())
+        self.paused = False
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
@@ -118,9 +110,7 @@ class DataApiEmulator:
         if model.name not in OPERATIONS:
             raise NotImplementedError(f"the local Data API does not emulate {model.name}")
         try:
-            with self._lock:
-                resuming = model.name != "GetSecretValue" and next(self._paused, False)
-            if resuming:
+            if self.paused and model.name != "GetSecretValue":
                 raise DataApiError("DatabaseResumingException", "The database is resuming after being auto-paused")
             body, status = getattr(self, xform_name(model.name))(json.loads(params["body"] or b"{}")), 200
         except DataApiError as error:

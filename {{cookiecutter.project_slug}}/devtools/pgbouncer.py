@@ -41,8 +41,6 @@ class PgBouncer:
         self.port = free_port()
         self.folder = private_folder("saga-pgbouncer-")
         self.process: subprocess.Popen[bytes] | None = None
-        # One descriptor per client and per server connection, plus its own files.
-        self.open_files = max_clients + pool_size + 64
         config = self.folder / "pgbouncer.ini"
         # Since 1.21 pgbouncer keeps protocol-level prepared statements working across server
         # connections, which RDS Proxy does not: turned off, it breaks on them as the proxy would.
@@ -72,7 +70,7 @@ class PgBouncer:
         server_user: dict[str, Any] = {"user": "postgres", "group": "postgres", "extra_groups": []}
         self.process = subprocess.Popen(  # noqa: S603
             [executable(), str(self.folder / "pgbouncer.ini")],
-            preexec_fn=self._raise_open_files_limit,  # noqa: PLW1509 - no threads start pgbouncer
+            preexec_fn=_raise_open_files_limit,  # noqa: PLW1509 - no threads start pgbouncer
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             **(server_user if os.geteuid() == 0 else {}),
@@ -91,12 +89,6 @@ class PgBouncer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def _raise_open_files_limit(self) -> None:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and soft < self.open_files:
-            limit = self.open_files if hard == resource.RLIM_INFINITY else min(self.open_files, hard)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-
     def kill(self) -> None:
         """Stop it at once, as a crash would: every client connection drops."""
         if self.process is not None:
@@ -106,6 +98,12 @@ class PgBouncer:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _raise_open_files_limit() -> None:
+    """One descriptor per client and per server connection: as many as the hard limit allows."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def executable() -> str:

@@ -1,7 +1,6 @@
 {%- set saga = cookiecutter | saga_model -%}
 """The Data API access path, through the local emulation of ``rds-data`` running on a real PostgreSQL."""
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,21 +83,11 @@ def test_the_saga_waits_out_a_writer_outage_instead_of_compensating(
     assert database.effects("saga-outage")[STEP] is None
 
 
-@pytest.mark.parametrize("pause", [{"calls": 2}, {"seconds": 0.2}, {}], ids=["calls", "seconds", "until-resumed"])
-def test_a_paused_cluster_answers_resuming_until_it_has_resumed(database: LocalDatabase, pause: dict[str, Any]) -> None:
-    database.emulator.pause(**pause)
+def test_a_paused_cluster_answers_resuming_until_it_has_resumed(database: LocalDatabase) -> None:
+    database.pause()
     try:
         with pytest.raises(DatabaseNotReady, match="resuming"):
             execute("SELECT 1")
-        if not pause:
-            database.resume()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                assert execute("SELECT 1 AS one") == [{"one": 1}]
-                return
-            except DatabaseNotReady:
-                time.sleep(0.05)
-        raise AssertionError("the cluster never resumed")
     finally:
         database.resume()
+    assert execute("SELECT 1 AS one") == [{"one": 1}]
