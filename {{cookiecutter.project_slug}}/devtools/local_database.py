@@ -23,6 +23,7 @@ import json
 {%- endif %}
 import os
 import sys
+from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -139,6 +140,15 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         query = 'SELECT state FROM "{}" WHERE saga_id = %s'
         rows = {table: self.admin.execute(query.format(table), (saga_id,)).fetchone() for table in self.tables}
         return {table: None if row is None else str(row[0]) for table, row in rows.items()}
+
+    def server_connections(self) -> dict[str, int]:
+        """Connections PostgreSQL holds open to this database right now, by client, besides this one."""
+        rows: list[Any] = self.admin.execute(
+            "SELECT application_name, count(*) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY application_name",
+            (self.name,),
+        ).fetchall()
+        return {str(name or "(unnamed)"): int(count) for name, count in rows}
 
 
 def main() -> None:

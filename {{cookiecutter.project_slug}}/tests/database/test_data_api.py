@@ -62,11 +62,7 @@ def test_a_transaction_commits_whole_or_not_at_all(database: LocalDatabase) -> N
 
 def test_the_handlers_open_no_database_connection(database: LocalDatabase) -> None:
     effects.record("saga-1", {})
-    clients = database.admin.execute(
-        "SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-        (database.name,),
-    )
-    assert {name for (name,) in clients} <= {APPLICATION_NAME}
+    assert set(database.server_connections()) <= {APPLICATION_NAME}
 
 
 def test_a_database_being_replaced_is_waited_for_like_one_resuming(unreachable: None) -> None:
