@@ -58,20 +58,14 @@ class DataApiError(Exception):
 
 
 class DataApiEmulator:
-    """Serves ``rds-data`` calls for one cluster and database of a PostgreSQL server, and its secrets.
+    """Serves ``rds-data`` calls for one cluster and the database of ``database_url``, and its secrets.
 
     ``secrets`` maps each secret's ARN to what it holds: ``{"username": ..., "password": ...}``.
     """
 
-    def __init__(
-        self,
-        database_url: str,
-        cluster_arn: str,
-        secrets: Mapping[str, dict[str, str]],
-        database: str,
-        pool_size: int = 10,
-    ) -> None:
-        self.database_url, self.cluster_arn, self.secrets, self.database = database_url, cluster_arn, secrets, database
+    def __init__(self, database_url: str, cluster_arn: str, secrets: Mapping[str, dict[str, str]], pool_size: int = 10):
+        self.database_url, self.cluster_arn, self.secrets = database_url, cluster_arn, secrets
+        self.database = database_url.rsplit("/", 1)[1]
         # Per secret, one slot per connection its pool may open: the connection, or None until (again) opened.
         self._pools: dict[str, queue.LifoQueue[Connection | None]] = {}
         self.pool_size = pool_size

@@ -70,7 +70,7 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         # every database of it.
         users = {role: f"local-{role}" for role in roles_} | {admin: superuser.password or ""}
         secrets = {SECRETS + user: {"username": user, "password": secret} for user, secret in users.items()}
-        self.emulator = DataApiEmulator(url, CLUSTER_ARN, secrets, self.name, pool_size=pool_size)
+        self.emulator = DataApiEmulator(url, CLUSTER_ARN, secrets, pool_size=pool_size)
         self.callback(self.emulator.close)
         self.step_logins = {step.name: SECRETS + step_role(step.name) for step in STEPS}
         os.environ.update(
