@@ -153,9 +153,10 @@ def test_a_removed_steps_role_is_dropped_and_an_added_ones_created_with_its_gran
 
 
 def test_a_stage_the_admin_migrated_moves_to_the_roles_in_place_with_its_data(database: LocalDatabase) -> None:
-    old_url = database.url.rsplit("/", 1)[0] + "/saga_old_layout"
-    database.admin.execute("DROP DATABASE IF EXISTS saga_old_layout WITH (FORCE)")
-    database.admin.execute("CREATE DATABASE saga_old_layout")
+    old = f"{database.name}_old_layout"
+    old_url = database.url.rsplit("/", 1)[0] + f"/{old}"
+    database.admin.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+    database.admin.execute(f'CREATE DATABASE "{old}"')
     # The layout before roles: every table created, and every saga written, by the admin.
     with psycopg.connect(old_url, autocommit=True) as admin:
         admin.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz DEFAULT now())")
@@ -173,4 +174,4 @@ def test_a_stage_the_admin_migrated_moves_to_the_roles_in_place_with_its_data(da
                     with pytest.raises(DatabaseError, match="permission denied"):
                         execute("SELECT name FROM schema_migrations")
     finally:
-        database.admin.execute("DROP DATABASE saga_old_layout WITH (FORCE)")
+        database.admin.execute(f'DROP DATABASE "{old}" WITH (FORCE)')
