@@ -1,41 +1,38 @@
 """A local emulation of the RDS Data API (``rds-data``) that runs the SQL on a real PostgreSQL.
 
-``DataApiEmulator(...).attach(client)`` answers that boto3 client's ``rds-data`` calls
-in-process, after botocore has validated the request against the service model and
-before anything is signed or sent. What it emulates:
+``DataApiEmulator(...).attach(client)`` answers that boto3 client's ``rds-data`` (or
+``secretsmanager``) calls in-process, after botocore has validated the request against
+the service model and before anything is signed or sent. What it emulates:
 
 - ``ExecuteStatement``: one statement, ``:name`` parameters with their typed values
-  (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``;
-  ``typeHint`` JSON, UUID, TIMESTAMP, DATE, TIME, DECIMAL). An untyped string is bound
-  as ``varchar``, as the real API does, so a comparison with another type needs a
-  ``typeHint`` or a ``CAST``. Results as ``formatRecordsAs="JSON"`` (values other than
-  numbers, booleans and null come back as strings, JSON columns included) or as typed
-  ``records``; ``numberOfRecordsUpdated``.
+  (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``, with
+  ``typeHint`` JSON). An untyped string is bound as ``varchar``, as the real API does,
+  so a comparison with another type needs a ``typeHint`` or a ``CAST``. Results as
+  ``formatRecordsAs="JSON"``, the only way the project reads them: values other than
+  numbers, booleans and null come back as strings, JSON columns included.
 - ``BeginTransaction`` / ``CommitTransaction`` / ``RollbackTransaction``, each
   transaction on its own database connection; an unknown transaction id is refused.
-- The cluster ARN, secret ARN and database must be the configured ones; SQL errors
-  come back as ``BadRequestException`` and an unreachable database as
+- Logging in as the user of the secret each request names, with its password, as the
+  Data API does; the secrets are the ones given, and ``GetSecretValue`` reads them.
+- The cluster ARN and database must be the configured ones; SQL errors and refused
+  logins come back as ``BadRequestException``, an unreachable database as
   ``DatabaseUnavailableException``.
-- A cluster paused at zero capacity: after ``pause()``, every request is answered
-  ``DatabaseResumingException`` for a number of calls, a number of seconds, or until ``resume()``.
+- A cluster paused at zero capacity: between ``pause()`` and ``resume()``, every request is
+  answered ``DatabaseResumingException``.
 
-What it does not emulate: IAM and Secrets Manager checks, ``BatchExecuteStatement``,
-``ExecuteSql``, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
+What it does not emulate: IAM checks, ``BatchExecuteStatement``, ``ExecuteSql``, typed
+``records``, other type hints, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
 and 45 second statement limits, transactions expiring after 3 minutes idle, pausing
 by itself after idling, network latency and throttling.
 """
 
 import datetime
-import decimal
-import itertools
 import json
-import math
 import queue
 import re
 import threading
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -45,22 +42,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 APPLICATION_NAME = "rds-data-emulator"
-EVENT = "before-call.rds-data"
-OPERATIONS = ("ExecuteStatement", "BeginTransaction", "CommitTransaction", "RollbackTransaction")
+EVENT = "before-call"
+OPERATIONS = ("ExecuteStatement", "BeginTransaction", "CommitTransaction", "RollbackTransaction", "GetSecretValue")
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_TYPE_HINTS: dict[str, Any] = {
-    "JSON": lambda text: Jsonb(json.loads(text)),
-    "UUID": uuid.UUID,
-    "TIMESTAMP": datetime.datetime.fromisoformat,
-    "DATE": datetime.date.fromisoformat,
-    "TIME": datetime.time.fromisoformat,
-    "DECIMAL": decimal.Decimal,
-}
-# Result fields by Python type, bool before int: a bool is an int.
-_TYPED_FIELDS = ((bool, "booleanValue"), (int, "longValue"), (float, "doubleValue"))
+Connection = psycopg.Connection[dict[str, Any]]
 
-# The emulators attached to each client (by id), the last one answering.
-_attached: dict[int, list["DataApiEmulator"]] = {}
+# The emulators attached, in order: the last one answers, the others let it.
+_attached: list["DataApiEmulator"] = []
 
 
 class DataApiError(Exception):
@@ -70,64 +58,53 @@ class DataApiError(Exception):
 
 
 class DataApiEmulator:
-    """Serves ``rds-data`` calls for one cluster, secret and database from a PostgreSQL URL."""
+    """Serves ``rds-data`` calls for one cluster and the database of ``database_url``, and its secrets.
 
-    def __init__(
-        self, database_url: str, cluster_arn: str, secret_arn: str, database: str, pool_size: int = 10
-    ) -> None:
-        self.database_url = database_url
-        self.cluster_arn, self.secret_arn, self.database = cluster_arn, secret_arn, database
-        # One slot per connection the pool may open: the connection, or None until it is (again) opened.
-        self._pool: queue.LifoQueue[psycopg.Connection[dict[str, Any]] | None] = queue.LifoQueue()
-        for _ in range(pool_size):
-            self._pool.put(None)
-        self._transactions: dict[str, psycopg.Connection[dict[str, Any]]] = {}
+    ``secrets`` maps each secret's ARN to what it holds: ``{"username": ..., "password": ...}``.
+    """
+
+    def __init__(self, database_url: str, cluster_arn: str, secrets: Mapping[str, dict[str, str]], pool_size: int = 10):
+        self.database_url, self.cluster_arn, self.secrets = database_url, cluster_arn, secrets
+        self.database = database_url.rsplit("/", 1)[1]
+        # Per secret, one slot per connection its pool may open: the connection, or None until (again) opened.
+        self._pools: dict[str, queue.LifoQueue[Connection | None]] = {}
+        self.pool_size = pool_size
+        self._transactions: dict[str, tuple[str, Connection]] = {}
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._paused: Iterator[bool] = iter(())
+        self.paused = False
 
-    def pause(self, calls: int | None = None, seconds: float | None = None) -> None:
-        """Answer "resuming" to the next ``calls`` requests, for ``seconds``, or, with neither, until ``resume``."""
-        until = time.monotonic() + seconds if seconds is not None else math.inf
-        answers = itertools.repeat(True) if calls is None else itertools.repeat(True, calls)
-        with self._lock:
-            self._paused = itertools.takewhile(lambda _: time.monotonic() < until, answers)
+    def pause(self) -> None:
+        self.paused = True
 
     def resume(self) -> None:
-        with self._lock:
-            self._paused = iter(())
+        self.paused = False
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
-        stack = _attached.setdefault(id(client), [])
-        if stack:
-            client.meta.events.unregister(EVENT, stack[-1]._intercept)
-        stack.append(self)
+        _attached.append(self)
         client.meta.events.register(EVENT, self._intercept)
 
     def detach(self, client: Any) -> None:
-        stack = _attached.get(id(client), [])
-        if self not in stack:
-            return
         client.meta.events.unregister(EVENT, self._intercept)
-        stack.remove(self)
-        if stack:
-            client.meta.events.register(EVENT, stack[-1]._intercept)
+        if self in _attached:
+            _attached.remove(self)
 
     def close(self) -> None:
+        """Close every connection; the next request opens new ones."""
         with self._lock:
-            lent, self._transactions = list(self._transactions.values()), {}
-        idle = [self._pool.get_nowait() for _ in range(self._pool.qsize())]
+            lent, self._transactions = [connection for _, connection in self._transactions.values()], {}
+            pools, self._pools = self._pools, {}
+        idle = [pool.get_nowait() for pool in pools.values() for _ in range(pool.qsize())]
         for connection in filter(None, [*lent, *idle]):
             connection.close()
 
-    def _intercept(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def _intercept(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if _attached[-1] is not self:
+            return None
         if model.name not in OPERATIONS:
             raise NotImplementedError(f"the local Data API does not emulate {model.name}")
         try:
-            with self._lock:
-                resuming = next(self._paused, False)
-            if resuming:
+            if self.paused and model.name != "GetSecretValue":
                 raise DataApiError("DatabaseResumingException", "The database is resuming after being auto-paused")
             body, status = getattr(self, xform_name(model.name))(json.loads(params["body"] or b"{}")), 200
         except DataApiError as error:
@@ -136,8 +113,13 @@ class DataApiEmulator:
         body["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
         return AWSResponse("https://rds-data.local", status, HTTPHeaders(), None), body
 
+    def get_secret_value(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request["SecretId"] not in self.secrets:
+            raise DataApiError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        return {"ARN": request["SecretId"], "SecretString": json.dumps(self.secrets[request["SecretId"]])}
+
     def execute_statement(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._check_target(request)
+        secret = self._check_target(request)
         if request.get("database", self.database) != self.database:
             raise DataApiError("BadRequestException", f'FATAL: database "{request["database"]}" does not exist')
         transaction_id = request.get("transactionId")
@@ -147,24 +129,24 @@ class DataApiEmulator:
         sql = request["sql"].replace("%", "%%")
         query = _NAMED_PARAMETER.sub(lambda name: f"%({name[1]})s{cast.get(name[1], '')}", sql)
         if transaction_id is not None:
-            return self._run(self._transaction(transaction_id), query, values, request)
-        connection = self._acquire()
+            return self._run(self._transaction(transaction_id, secret), query, values)
+        connection = self._acquire(secret)
         try:
-            return self._run(connection, query, values, request)
+            return self._run(connection, query, values)
         finally:
-            self._release(connection)
+            self._release(secret, connection)
 
     def begin_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._check_target(request)
-        connection = self._acquire()
+        secret = self._check_target(request)
+        connection = self._acquire(secret)
         try:
             connection.execute("BEGIN")
         except psycopg.Error as error:
-            self._release(connection)
+            self._release(secret, connection)
             raise _translate(error) from error
-        transaction_id = f"tx-{next(self._ids)}-{uuid.uuid4().hex}"
+        transaction_id = uuid.uuid4().hex
         with self._lock:
-            self._transactions[transaction_id] = connection
+            self._transactions[transaction_id] = (secret, connection)
         return {"transactionId": transaction_id}
 
     def commit_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -176,8 +158,8 @@ class DataApiEmulator:
         return {"transactionStatus": "Rollback Complete"}
 
     def _end(self, request: dict[str, Any], command: str) -> None:
-        self._check_target(request)
-        connection = self._transaction(request["transactionId"])
+        secret = self._check_target(request)
+        connection = self._transaction(request["transactionId"], secret)
         with self._lock:
             del self._transactions[request["transactionId"]]
         try:
@@ -185,42 +167,56 @@ class DataApiEmulator:
         except psycopg.Error as error:
             raise _translate(error) from error
         finally:
-            self._release(connection)
+            self._release(secret, connection)
 
-    def _check_target(self, request: dict[str, Any]) -> None:
+    def _check_target(self, request: dict[str, Any]) -> str:
+        """The request's secret, once the cluster and the secret are known."""
         if request.get("resourceArn") != self.cluster_arn:
             raise DataApiError("BadRequestException", f"Cluster {request.get('resourceArn')} not found")
-        if request.get("secretArn") != self.secret_arn:
+        if request["secretArn"] not in self.secrets:
             raise DataApiError("BadRequestException", "The secret does not give access to this cluster")
+        return str(request["secretArn"])
 
-    def _transaction(self, transaction_id: str) -> "psycopg.Connection[dict[str, Any]]":
+    def _transaction(self, transaction_id: str, secret: str) -> Connection:
         with self._lock:
-            connection = self._transactions.get(transaction_id)
-        if connection is None:
+            owner, connection = self._transactions.get(transaction_id, (None, None))
+        if connection is None or owner != secret:
             raise DataApiError("BadRequestException", f"Transaction {transaction_id} is not found")
         return connection
 
-    def _acquire(self) -> "psycopg.Connection[dict[str, Any]]":
-        connection = self._pool.get()  # waits while every connection is lent
+    def _pool(self, secret: str) -> "queue.LifoQueue[Connection | None]":
+        with self._lock:
+            if secret not in self._pools:
+                self._pools[secret] = queue.LifoQueue()
+                for _ in range(self.pool_size):
+                    self._pools[secret].put(None)
+            return self._pools[secret]
+
+    def _acquire(self, secret: str) -> Connection:
+        pool = self._pool(secret)
+        connection = pool.get()  # waits while every connection is lent
         if connection is not None:
             return connection
+        credentials = self.secrets[secret]
         try:
             return psycopg.connect(
                 self.database_url,
+                user=credentials["username"],
+                password=credentials["password"],
                 autocommit=True,
                 row_factory=dict_row,
                 application_name=APPLICATION_NAME,
                 connect_timeout=5,
             )
         except psycopg.OperationalError as error:
-            self._pool.put(None)
-            raise DataApiError("DatabaseUnavailableException", f"The database is unavailable: {error}", 504) from error
+            pool.put(None)
+            raise _translate(error) from error
 
-    def _release(self, connection: "psycopg.Connection[dict[str, Any]]") -> None:
+    def _release(self, secret: str, connection: Connection) -> None:
         reusable = not connection.closed and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         if not reusable:
             connection.close()
-        self._pool.put(connection if reusable else None)
+        self._pool(secret).put(connection if reusable else None)
 
     @staticmethod
     def _value(parameter: dict[str, Any]) -> Any:
@@ -230,20 +226,17 @@ class DataApiEmulator:
         for field in ("booleanValue", "longValue", "doubleValue"):
             if field in value:
                 return value[field]
-        if "stringValue" in value:
-            hint = parameter.get("typeHint")
-            if hint is None:
+        if "stringValue" in value and parameter.get("typeHint") in (None, "JSON"):
+            if parameter.get("typeHint") is None:
                 return value["stringValue"]
             try:
-                return _TYPE_HINTS[hint](value["stringValue"])
-            except (ValueError, decimal.InvalidOperation) as error:
-                raise DataApiError("BadRequestException", f"invalid {hint} parameter {parameter['name']}") from error
+                return Jsonb(json.loads(value["stringValue"]))
+            except ValueError as error:
+                raise DataApiError("BadRequestException", f"invalid JSON parameter {parameter['name']}") from error
         raise DataApiError("BadRequestException", f"parameter {parameter.get('name')}: this value type is not emulated")
 
     @staticmethod
-    def _run(
-        connection: "psycopg.Connection[dict[str, Any]]", query: str, values: dict[str, Any], request: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _run(connection: Connection, query: str, values: dict[str, Any]) -> dict[str, Any]:
         try:
             cursor = connection.execute(query, values, prepare=False)
             rows = cursor.fetchall() if cursor.description else []
@@ -251,12 +244,10 @@ class DataApiEmulator:
             raise _translate(error) from error
         except KeyError as error:
             raise DataApiError("BadRequestException", f"No value specified for parameter {error}") from error
-        response: dict[str, Any] = {"numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0)}
-        if request.get("formatRecordsAs") == "JSON":
-            response["formattedRecords"] = json.dumps([{key: _json_value(v) for key, v in row.items()} for row in rows])
-        elif cursor.description:
-            response["records"] = [[_field(v) for v in row.values()] for row in rows]
-        return response
+        return {
+            "numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0),
+            "formattedRecords": json.dumps([{key: _json_value(v) for key, v in row.items()} for row in rows]),
+        }
 
 
 def _json_value(value: Any) -> Any:
@@ -269,14 +260,8 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _field(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"isNull": True}
-    kind = next((name for python_type, name in _TYPED_FIELDS if isinstance(value, python_type)), None)
-    return {kind: value} if kind else {"stringValue": _json_value(value)}
-
-
 def _translate(error: psycopg.Error) -> DataApiError:
-    if isinstance(error, psycopg.OperationalError):
+    # 28: the login was refused (wrong password, no such user), which the Data API reports as a bad request.
+    if isinstance(error, psycopg.OperationalError) and not str(error.sqlstate).startswith("28"):
         return DataApiError("DatabaseUnavailableException", f"The database is unavailable: {error}", 504)
     return DataApiError("BadRequestException", f"ERROR: {error}")

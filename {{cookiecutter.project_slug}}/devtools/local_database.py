@@ -10,31 +10,43 @@ The functions reach it as they reach Aurora in AWS: through a transaction-poolin
 proxy, here pgbouncer (``devtools.pgbouncer``) instead of RDS Proxy.
 {%- endif %}
 
-    python -m devtools.local_database migrate   # apply the migrations to $SAGA_DATABASE_URL
+It logs in as the deployed functions do: the server's superuser stands for the cluster's admin,
+which only the migrations' bootstrap uses; the rest runs as the migrator or, inside ``as_step``,
+as a step's own role{% if saga.database_mode == "data_api" %}, each with a secret of its own{% endif %}.
+
+    python -m devtools.local_database   # apply the migrations to $SAGA_DATABASE_URL
 """
 
 import contextlib
+{%- if saga.database_mode == "data_api" %}
+import json
+{%- endif %}
 import os
 import sys
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import psycopg
 {% if saga.database_mode == "data_api" %}
 from devtools.data_api_emulator import DataApiEmulator
 from devtools.local_postgres import URL_VARIABLE
-from {{ saga.package_name }}.database import data_api, migrate
+from {{ saga.package_name }}.database import data_api, migrate, roles
+from {{ saga.package_name }}.naming import MIGRATOR_ROLE, step_role
+from {{ saga.package_name }}.runtime import aws
 {%- else %}
 from devtools.local_postgres import URL_VARIABLE
 from devtools.pgbouncer import PgBouncer
-from {{ saga.package_name }}.database import migrate, rds_proxy
+from {{ saga.package_name }}.database import migrate, rds_proxy, roles
+from {{ saga.package_name }}.naming import MIGRATOR_ROLE, step_role
 {%- endif %}
+from {{ saga.package_name }}.saga import STEPS
 
 REGION = os.environ.get("AWS_DEFAULT_REGION", "{{ saga.aws_region }}")
 LOCAL_AWS = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 {%- if saga.database_mode == "data_api" %}
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:123456789012:cluster:local"
-SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:local-database"
+SECRETS = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:"
 {%- endif %}
 
 
@@ -46,25 +58,42 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         self.url = url
         self.name = url.rsplit("/", 1)[1]
         self.admin = self.enter_context(psycopg.connect(url, autocommit=True))
+        superuser = urlsplit(url)
+        admin, roles_ = str(superuser.username), [MIGRATOR_ROLE, *(step_role(step.name) for step in STEPS)]
         # Restored on close: a local run inside a test session must hand the session's database back.
         self.enter_context(mock.patch.dict(os.environ))
         # Nothing here calls AWS{% if saga.database_mode == "rds_proxy" %} (the IAM token is signed locally){% endif %}: any region and credentials will do.
         for name, value in LOCAL_AWS.items():
             os.environ.setdefault(name, value)
 {%- if saga.database_mode == "data_api" %}
-        self.emulator = DataApiEmulator(url, CLUSTER_ARN, SECRET_ARN, self.name, pool_size=pool_size)
+        # A secret per user, named after it. Roles belong to the server, so their passwords are the same in
+        # every database of it.
+        users = {role: f"local-{role}" for role in roles_} | {admin: superuser.password or ""}
+        secrets = {SECRETS + user: {"username": user, "password": secret} for user, secret in users.items()}
+        self.emulator = DataApiEmulator(url, CLUSTER_ARN, secrets, pool_size=pool_size)
         self.callback(self.emulator.close)
-        os.environ.update(DATABASE_CLUSTER_ARN=CLUSTER_ARN, DATABASE_SECRET_ARN=SECRET_ARN, DATABASE_NAME=self.name)
-        self.emulator.attach(data_api.client())
-        self.callback(self.emulator.detach, data_api.client())
+        self.step_logins = {step.name: SECRETS + step_role(step.name) for step in STEPS}
+        os.environ.update(
+            DATABASE_CLUSTER_ARN=CLUSTER_ARN,
+            DATABASE_NAME=self.name,
+            DATABASE_SECRET_ARN=SECRETS + MIGRATOR_ROLE,
+            DATABASE_ADMIN_SECRET_ARN=SECRETS + admin,
+            DATABASE_STEP_SECRET_ARNS=json.dumps(self.step_logins),
+        )
+        for client in (data_api.client(), aws.client("secretsmanager")):
+            self.emulator.attach(client)
+            self.callback(self.emulator.detach, client)
 {%- else %}
-        self.proxy = PgBouncer(url, pool_size=pool_size)
+        # Members of rds_iam log in with no password (an IAM token, in AWS); the superuser with its own.
+        self.proxy = PgBouncer(url, dict.fromkeys(roles_, "") | {admin: superuser.password or ""}, pool_size)
         self.callback(self.proxy.stop)
+        self.step_logins = {step.name: step_role(step.name) for step in STEPS}
         os.environ.update(
             DATABASE_HOST="127.0.0.1",
             DATABASE_PORT=str(self.proxy.port),
             DATABASE_NAME=self.name,
-            DATABASE_USER=self.proxy.user,
+            DATABASE_USER=MIGRATOR_ROLE,
+            DATABASE_ADMIN_USER=admin,
             DATABASE_SSLMODE="disable",
         )
         # This thread's connection, if any, belongs to the previous database.
@@ -73,8 +102,12 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
 {%- endif %}
 
     def migrate(self) -> list[str]:
-        """Apply the pending migrations through the functions' own access path."""
-        return migrate.apply()
+        """Apply the pending migrations through the functions' own access path, as the deployment does."""
+        return migrate.deploy()
+
+    def as_step(self, step: str) -> contextlib.AbstractContextManager[None]:
+        """Statements inside run as the step's own role, as its functions' do."""
+        return roles.logged_in_as(self.step_logins[step])
 
     def pause(self) -> None:
         """Act as an Aurora paused at zero capacity: nothing reaches the database until ``resume``."""
@@ -118,19 +151,13 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         return {str(name or "(unnamed)"): int(count) for name, count in rows}
 
 
-def main(arguments: list[str]) -> int:
-    if arguments != ["migrate"]:
-        print("usage: python -m devtools.local_database migrate", file=sys.stderr)
-        return 2
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        print(f"set {URL_VARIABLE} to the database to migrate (make db starts one and prints it)", file=sys.stderr)
-        return 2
-    with LocalDatabase(url) as database:
-        applied = database.migrate()
-    print("\n".join(f"applied {name}" for name in applied) or "nothing to apply")
-    return 0
+def main() -> None:
+    """``make migrate``: apply the migrations to the database ``SAGA_DATABASE_URL`` names."""
+    if not os.environ.get(URL_VARIABLE):
+        sys.exit(f"set {URL_VARIABLE} to the database to migrate (make db starts one and prints it)")
+    with LocalDatabase(os.environ[URL_VARIABLE]) as database:
+        print("\n".join(f"applied {name}" for name in database.migrate()) or "nothing to apply")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main()

@@ -1,10 +1,11 @@
 """A throwaway PostgreSQL server on 127.0.0.1 for tests, benchmarks and local runs.
 
 ``PostgresServer()`` starts a fresh cluster in a temporary folder on a free port
-(``initdb`` + ``pg_ctl``, trust authentication, loopback only, no durability) and
-removes it on ``stop()``. With ``SAGA_DATABASE_URL`` set, it uses that server instead
-(a superuser URL, for example ``postgresql://postgres@127.0.0.1:5432/postgres``) and
-starts nothing.
+(``initdb`` + ``pg_ctl``, loopback only, no durability) and removes it on ``close()``.
+It logs users in as Aurora does: with their password, or, for members of ``rds_iam``,
+trusted, since the proxy in front of it (``devtools.pgbouncer``) stands in for the IAM
+check. With ``SAGA_DATABASE_URL`` set, it uses that server instead (a superuser URL,
+for example ``postgresql://postgres:secret@127.0.0.1:5432/postgres``) and starts nothing.
 
 ``initdb`` and ``postgres`` refuse to run as root; as root (CI containers) they run
 as the ``postgres`` system user, which the PostgreSQL packages create.
@@ -27,7 +28,9 @@ import psycopg
 from devtools.prerequisites import missing, postgres_program
 
 URL_VARIABLE = "SAGA_DATABASE_URL"
-SUPERUSER = "saga"
+SUPERUSER = PASSWORD = "saga"  # noqa: S105 - a throwaway server on loopback
+# Local sockets trusted; over TCP, members of rds_iam are, anyone else gives a password.
+ACCESS = "local all all trust\nhost all +rds_iam 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
 
 
 def binary(name: str) -> str:
@@ -68,11 +71,15 @@ class PostgresServer:
             return
         self.folder = private_folder("saga-postgres-")
         data, port = self.folder / "data", free_port()
-        self._run([binary("initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        self._run([binary("initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8", "--no-sync"])
+        (data / "pg_hba.conf").write_text(ACCESS, encoding="utf-8")
         options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self.folder} -F -c max_connections=200"
         log = self.folder / "server.log"
         self._run([binary("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"])
-        self.url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+        self.url = f"postgresql://{SUPERUSER}:{PASSWORD}@127.0.0.1:{port}/postgres"
+        with psycopg.connect(host=str(self.folder), port=port, user=SUPERUSER, dbname="postgres") as admin:
+            admin.execute(f"ALTER ROLE {SUPERUSER} PASSWORD '{PASSWORD}'")
+            admin.execute("CREATE ROLE rds_iam")  # as in Aurora
 
     def create_database(self, name: str) -> str:
         """A new empty database (an older one of that name is dropped); returns its URL."""

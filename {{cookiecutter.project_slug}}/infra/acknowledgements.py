@@ -12,12 +12,21 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
+{%- if saga.database_mode == "rds_proxy" %}
+from aws_cdk.region_info import RegionInfo
+{%- endif %}
 from constructs import IConstruct
 
 from infra.checkov_skips import is_log_retention_function, skip_checkov_findings
+{%- if saga.database_mode == "rds_proxy" %}
+from infra.database_rds_proxy import Database
+{%- endif %}
 from infra.queues import DeadLetterQueue
 from infra.service_function import ServiceFunction
 from infra.state_machine import SagaStateMachine
+{%- if saga.database_mode == "rds_proxy" %}
+from {{ saga.package_name }}.naming import step_role
+{%- endif %}
 
 
 def nag(pack: str, finding: str, reason: str) -> Acknowledgment:
@@ -96,6 +105,13 @@ DATABASE_SECRET = nag(
     "isolated VPC, through an interface endpoint billed hourly; add cluster.add_rotation_single_user() and "
     "the endpoint when your security policy requires rotation.",
 )
+{%- if saga.database_mode == "rds_proxy" %}
+STEP_LOGINS = (
+    "The proxy logs in to the cluster with IAM as the role of whichever step a function runs: steps come and go "
+    "with the saga while this stack stays unchanged, so it may log in as any role named like a step's, which "
+    "only the migrator creates and which each function may ask for only as its own."
+)
+{%- endif %}
 
 {%- if saga.database_mode == "rds_proxy" %}
 
@@ -124,6 +140,14 @@ def findings_accepted_for(construct: IConstruct) -> tuple[Acknowledgment, ...]:
         return (XRAY, *FUNCTION_RUNTIME, invocation)
     if is_log_retention_function(construct):
         return LOG_RETENTION_FUNCTION
+{%- if saga.database_mode == "rds_proxy" %}
+    if isinstance(construct, Database):
+        stack = Stack.of(construct)
+        cluster = stack.resolve(construct.cluster.cluster_resource_identifier)["Fn::GetAtt"][0]
+        partition = RegionInfo.get(stack.region).partition
+        logins = f"arn:{partition}:rds-db:{stack.region}:<AWS::AccountId>:dbuser:<{cluster}.DBClusterResourceId>"
+        return (nag("AwsSolutions", f"AwsSolutions-IAM5[Resource::{logins}/{step_role('*')}]", STEP_LOGINS),)
+{%- endif %}
     if isinstance(construct, SagaStateMachine):
         stack = Stack.of(construct)
         ids = [stack.resolve(function.function_arn)["Fn::GetAtt"][0] for function in construct.invoked_functions]

@@ -17,12 +17,14 @@ from infra.state_machine import SagaStateMachine
 from infra.stateful import StatefulResources
 from {{ saga.package_name }} import saga
 from {{ saga.package_name }}.naming import (
+    MIGRATOR_ROLE,
     PACKAGE,
     REQUEST_SOURCE_PREFIX,
     SAGA_REQUESTED,
     consumer_key_prefix,
     function_construct_id,
     step_key_prefix,
+    step_role,
 )
 
 OTHER_FUNCTION_TIMEOUT = Duration.seconds(30)
@@ -62,7 +64,7 @@ class ApplicationStack(Stack):
                     # A compensation also writes its action's record, to cancel an action that never completed.
                     idempotency_keys=[step_key_prefix(step.name, "action")]
                     + ([step_key_prefix(step.name, role)] if role == "compensation" else []),
-                    with_database=True,
+                    database_role=step_role(step.name),
                     timeout=step_timeout,
                 ).function.current_version
 
@@ -153,7 +155,7 @@ class ApplicationStack(Stack):
             handler=f"{PACKAGE}.database.migrate.handler",
             name="migrations",
             description="the database migrations, run at each deployment",
-            with_database=True,
+            database_role=MIGRATOR_ROLE,
             timeout=Duration.minutes(5),
         )
         # Runs during every deployment, after the database exists and before the functions that use it change.
@@ -207,7 +209,7 @@ class ApplicationStack(Stack):
         name: str,
         description: str,
         environment: dict[str, str] | None = None,
-        with_database: bool = False,
+        database_role: str | None = None,
         idempotency_keys: list[str] | None = None,
         asynchronous: bool = False,
         timeout: Duration = OTHER_FUNCTION_TIMEOUT,
@@ -223,11 +225,11 @@ class ApplicationStack(Stack):
             description=description,
             environment={
                 **({"IDEMPOTENCY_TABLE_NAME": self.stateful.idempotency_table.table_name} if idempotency_keys else {}),
-                **(database.environment if with_database else {}),
+                **(database.environment(database_role) if database_role else {}),
                 **(environment or {}),
             },
 {%- if saga.database_mode == "rds_proxy" %}
-            network=database.network if with_database else None,
+            network=database.network if database_role else None,
 {%- endif %}
             timeout=timeout,
             dead_letter_queue=self.stateful.delivery_dead_letters if asynchronous else None,
@@ -243,7 +245,7 @@ class ApplicationStack(Stack):
                     },
                 )
             )
-        if with_database:
-            database.grant_access(function.role)
+        if database_role:
+            database.grant_access(function.role, database_role)
         self.functions[construct_id] = function
         return function

@@ -1,6 +1,7 @@
+{%- set saga = cookiecutter | saga_model -%}
 """Aurora PostgreSQL behind RDS Proxy: functions in isolated subnets open IAM-authenticated TLS connections."""
 
-from aws_cdk import Annotations, Fn, Stack
+from aws_cdk import Annotations, ArnFormat, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
@@ -9,6 +10,7 @@ from constructs import Construct
 from infra import config, parameters
 from infra.aurora import ADMIN_USER, DATABASE_NAME, ISOLATED, PORT, aurora_postgres, isolated_vpc
 from infra.service_function import IDEMPOTENCY_ACTIONS, FunctionNetwork
+from {{ saga.package_name }}.naming import MIGRATOR_ROLE, step_role
 
 # Not 0 ACU: the proxy holds connections open, so the cluster would never pause anyway.
 MIN_CAPACITY = 0.5
@@ -72,11 +74,30 @@ class Database(Construct):
         self.cluster, self.secret = aurora_postgres(
             self, vpc=self.vpc, min_capacity=MIN_CAPACITY, security_groups=[cluster_security_group]
         )
+        # End-to-end IAM: the proxy logs in to the cluster as the migrator or a step's role with IAM too, so a step
+        # added later needs nothing here. Only the admin, for the migrations' bootstrap, logs in with its secret.
+        proxy_role = iam.Role(self, "ProxyRole", assumed_by=iam.ServicePrincipal("rds.amazonaws.com"))
+        proxy_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["rds-db:connect"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="rds-db",
+                        resource="dbuser",
+                        resource_name=f"{self.cluster.cluster_resource_identifier}/{user}",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for user in (MIGRATOR_ROLE, step_role("*"))
+                ],
+            )
+        )
         self.proxy = self.cluster.add_proxy(
             "Proxy",
             # Proxy names are unique in an account and region: the stage's own.
             db_proxy_name=config.stage_prefix(published.stage),
             secrets=[self.secret],
+            role=proxy_role,
+            default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
             vpc=self.vpc,
             vpc_subnets=ISOLATED,
             security_groups=[proxy_security_group],
@@ -94,7 +115,7 @@ class Database(Construct):
 
 
 class DatabaseAccess(Construct):
-    """What the functions need of the database: the VPC to run in, the proxy's address and the connect grant."""
+    """What the functions need of the database: the VPC to run in, the proxy's address and each one's own user."""
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
         super().__init__(scope, construct_id)
@@ -130,13 +151,20 @@ class DatabaseAccess(Construct):
             security_groups=[security_group],
         )
         self.network = FunctionNetwork(vpc=vpc, subnets=ISOLATED, security_groups=[security_group])
-        self.environment = {
+
+    def environment(self, role: str) -> dict[str, str]:
+        """The proxy, and the user ``role`` logs in as; the migrator's also names the admin, for its bootstrap."""
+        environment = {
             "DATABASE_HOST": self.proxy.endpoint,
             "DATABASE_PORT": str(PORT),
             "DATABASE_NAME": DATABASE_NAME,
-            "DATABASE_USER": ADMIN_USER,
+            "DATABASE_USER": role,
         }
+        if role == MIGRATOR_ROLE:
+            environment["DATABASE_ADMIN_USER"] = ADMIN_USER
+        return environment
 
-    def grant_access(self, grantee: iam.IGrantable) -> None:
-        """``rds-db:connect`` through the proxy as the database user, with an IAM token."""
-        self.proxy.grant_connect(grantee, ADMIN_USER)
+    def grant_access(self, grantee: iam.IGrantable, role: str) -> None:
+        """``rds-db:connect`` through the proxy with an IAM token, as ``role`` only (the migrator also as the admin)."""
+        for user in (role, ADMIN_USER) if role == MIGRATOR_ROLE else (role,):
+            self.proxy.grant_connect(grantee, user)

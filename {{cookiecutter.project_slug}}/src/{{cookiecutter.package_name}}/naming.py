@@ -40,6 +40,9 @@ SAGA_TABLE_PLACEHOLDER = "SagaTableName"
 EVENT_BUS_PLACEHOLDER = "EventBusName"
 DEAD_LETTER_QUEUE_PLACEHOLDER = "DeadLetterQueueUrl"
 
+# The database role the migrations run as: it owns the tables and gives each step's role its grants.
+MIGRATOR_ROLE = "saga_migrator"
+
 
 def pascal(snake: str) -> str:
     """``refund_payment`` -> ``RefundPayment``."""
@@ -54,6 +57,11 @@ def function_placeholder(title: str) -> str:
 def step_key_prefix(step: str, role: str) -> str:
     """How the idempotency keys of a step's action or compensation start; its function may write no other."""
     return f"{step}.{role}"
+
+
+def step_role(step: str) -> str:
+    """The database role a step's functions log in as: it may use the step's own table, nothing else."""
+    return f"saga_step_{step}"
 
 
 def consumer_key_prefix(consumer: str) -> str:

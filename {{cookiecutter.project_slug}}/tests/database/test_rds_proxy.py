@@ -1,6 +1,7 @@
 {%- set saga = cookiecutter | saga_model -%}
 """The RDS Proxy access path, through pgbouncer in transaction pooling mode (the proxy's local stand-in)."""
 
+import os
 import socket
 import ssl
 import threading
@@ -17,6 +18,7 @@ from devtools.pgbouncer import PgBouncer
 from {{ saga.package_name }} import handlers
 from {{ saga.package_name }}.database import DatabaseNotReady, DatabaseUnavailable, execute, rds_proxy, transaction
 from {{ saga.package_name }}.database.effects import EffectTable
+from {{ saga.package_name }}.naming import MIGRATOR_ROLE
 from {{ saga.package_name }}.runtime import aws
 from {{ saga.package_name }}.saga import STEPS
 
@@ -51,8 +53,9 @@ def token_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def hold_a_server_connection(proxy: PgBouncer, release: threading.Event, held: threading.Event) -> None:
     """Another client keeps one transaction open, so the next clients get other server connections."""
+    user = os.environ["DATABASE_USER"]
     with (
-        psycopg.connect(host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=proxy.user) as other,
+        psycopg.connect(host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=user) as other,
         other.transaction(),
     ):
         other.execute("SELECT 1")
@@ -66,7 +69,7 @@ def test_one_connection_per_environment_opened_with_one_iam_token(
     for _ in range(3):
         assert execute("SELECT 1 AS one") == [{"one": 1}]
     assert len(token_requests) == 1
-    assert token_requests[0]["DBUsername"] == database.proxy.user
+    assert token_requests[0]["DBUsername"] == os.environ["DATABASE_USER"] == MIGRATOR_ROLE
     connection = rds_proxy._state.connection
     execute("SELECT 1")
     assert rds_proxy._state.connection is connection
@@ -163,7 +166,12 @@ def test_statements_keep_working_when_the_pool_hands_out_another_server_connecti
 
 def test_the_stand_in_is_honest_automatic_prepared_statements_do_break_through_it(proxy: PgBouncer) -> None:
     with psycopg.connect(
-        host="127.0.0.1", port=proxy.port, dbname=proxy.database, user=proxy.user, autocommit=True, prepare_threshold=0
+        host="127.0.0.1",
+        port=proxy.port,
+        dbname=proxy.database,
+        user=os.environ["DATABASE_USER"],
+        autocommit=True,
+        prepare_threshold=0,
     ) as naive:
         naive.execute("SELECT 1 WHERE 1 = %s", (1,))
         release, held = threading.Event(), threading.Event()

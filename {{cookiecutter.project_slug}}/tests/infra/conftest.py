@@ -32,3 +32,20 @@ def synthesized() -> Synthesized:
     stacks = [child for child in app.node.children if isinstance(child, Stack)]
     stateful, application = sorted(stacks, key=lambda stack: stack.stack_name.endswith("application"))
     return Synthesized(app=app, assembly=assembly, stateful=stateful, application=application)
+
+
+def granted(template: dict[str, Any], function: dict[str, Any], action: str) -> list[Any]:
+    """The resources the function's role may call ``action`` on."""
+    role = {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
+    statements = [
+        statement
+        for policy in template["Resources"].values()
+        if policy["Type"] == "AWS::IAM::Policy" and role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return [
+        resource
+        for statement in statements
+        if action in statement["Action"]
+        for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+    ]

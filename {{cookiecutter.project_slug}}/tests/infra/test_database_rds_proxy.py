@@ -2,17 +2,34 @@
 
 import json
 
+from infra.aurora import ADMIN_USER
 from infra.service_function import IDEMPOTENCY_ACTIONS
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, granted
 from tests.infra.test_application import project_functions, resources
+from {{ cookiecutter.package_name }}.naming import MIGRATOR_ROLE, step_role
+from {{ cookiecutter.package_name }}.saga import STEPS
 
 
-def test_the_proxy_requires_tls_and_iam(synthesized: Synthesized) -> None:
-    (proxy,) = resources(synthesized.json(synthesized.stateful), "AWS::RDS::DBProxy").values()
+def test_the_proxy_requires_tls_and_iam_end_to_end_but_for_the_admin(synthesized: Synthesized) -> None:
+    template = synthesized.json(synthesized.stateful)
+    (proxy,) = resources(template, "AWS::RDS::DBProxy").values()
     properties = proxy["Properties"]
     assert properties["RequireTLS"] is True
-    assert [auth["IAMAuth"] for auth in properties["Auth"]] == ["REQUIRED"]
+    assert properties["DefaultAuthScheme"] == "IAM_AUTH"
+    assert [auth["IAMAuth"] for auth in properties["Auth"]] == ["REQUIRED"]  # the admin's secret
     assert properties["EngineFamily"] == "POSTGRESQL"
+    role = properties["RoleArn"]["Fn::GetAtt"][0]
+    (statement,) = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "rds-db:connect"
+    ]
+    assert [resource["Fn::Join"][1][-1] for resource in statement["Resource"]] == [
+        f"/{MIGRATOR_ROLE}",
+        f"/{step_role('*')}",
+    ]
 
 
 def test_database_functions_run_in_the_vpc_and_connect_with_iam(synthesized: Synthesized) -> None:
@@ -23,15 +40,18 @@ def test_database_functions_run_in_the_vpc_and_connect_with_iam(synthesized: Syn
         if "DATABASE_HOST" in function["Properties"]["Environment"]["Variables"]
     ]
     assert database_functions
+    users = set()
     for function in database_functions:
         assert function["Properties"]["VpcConfig"]["SubnetIds"]
-    actions = {
-        action
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
-    }
-    assert "rds-db:connect" in actions
+        variables = function["Properties"]["Environment"]["Variables"]
+        user, step = variables["DATABASE_USER"], variables.get("SAGA_STEP")
+        users.add(user)
+        # Each function may connect as its own user only; the migrator also as the admin, for its bootstrap.
+        expected = {f"/{step_role(step)}"} if step else {f"/{MIGRATOR_ROLE}", f"/{ADMIN_USER}"}
+        assert {found["Fn::Join"][1][-1] for found in granted(template, function, "rds-db:connect")} == expected
+        assert user == (step_role(step) if step else MIGRATOR_ROLE)
+        assert not granted(template, function, "secretsmanager:GetSecretValue")
+    assert users == {MIGRATOR_ROLE, *(step_role(step.name) for step in STEPS)}
 
 
 def test_the_vpc_reaches_aws_through_endpoints_only(synthesized: Synthesized) -> None:

@@ -8,8 +8,9 @@ step's migrations touch only its own table. Applied migrations are recorded in
 
 Each file runs in one transaction together with its ``schema_migrations`` row,
 through the same access path as the steps (so deployment also proves that
-path works). At deployment a trigger Lambda calls ``handler``; locally,
-``make migrate`` calls ``apply``.
+path works), as the migrator role (``database.roles``): the admin's bootstrap
+comes first, the steps' roles after. At deployment a trigger Lambda calls
+``handler``; locally, ``make migrate`` calls ``deploy``.
 {%- if cookiecutter.database_mode == "data_api" %}
 
 A database paused at zero capacity answers nothing but "resuming" for about 15 seconds, longer
@@ -29,8 +30,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from {{ cookiecutter.package_name }}.database import DatabaseNotReady, execute, transaction
+from {{ cookiecutter.package_name }}.database import DatabaseNotReady, execute, roles, transaction
 from {{ cookiecutter.package_name }}.runtime.observability import logger
+from {{ cookiecutter.package_name }}.saga import STEPS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 RESUME_BUDGET_SECONDS = 120
@@ -46,17 +48,25 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def apply_when_ready(
     directory: Path = MIGRATIONS, budget: float = RESUME_BUDGET_SECONDS, sleep: Callable[[float], None] = time.sleep
 ) -> list[str]:
-    """``apply``, waiting for a database that is not ready yet, up to ``budget`` seconds in all."""
+    """``deploy``, waiting for a database that is not ready yet, up to ``budget`` seconds in all."""
     waited, delay = 0.0, 5.0
     while True:
         try:
-            return apply(directory)
+            return deploy(directory)
         except DatabaseNotReady as error:
             if waited + delay > budget:
                 raise
             logger.info("Database not ready; waiting for it", extra={"reason": str(error), "seconds": delay})
             sleep(delay)
             waited, delay = waited + delay, min(delay * 2, 30.0)
+
+
+def deploy(directory: Path = MIGRATIONS) -> list[str]:
+    """The admin's bootstrap, then as the migrator the pending migrations and the steps' roles."""
+    roles.bootstrap()
+    applied = apply(directory)
+    roles.reconcile(step.name for step in STEPS)
+    return applied
 
 
 def apply(directory: Path = MIGRATIONS) -> list[str]:
