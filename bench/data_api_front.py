@@ -3,7 +3,9 @@
 ``rds-data`` is a REST-JSON protocol: each operation is a POST to its own path with the request's
 members as a JSON body, and an error is a status code, an ``x-amzn-ErrorType`` header and a
 ``message``. A function points its client here with ``AWS_ENDPOINT_URL_RDS_DATA``; botocore builds,
-signs and parses the requests as it would for AWS. Listens on 127.0.0.1 only.
+signs and parses the requests as it would for AWS. The emulation's secrets are served too, for
+``AWS_ENDPOINT_URL_SECRETS_MANAGER``: a JSON-protocol POST naming its operation in ``X-Amz-Target``.
+Listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ OPERATIONS = {
     "/BeginTransaction": "begin_transaction",
     "/CommitTransaction": "commit_transaction",
     "/RollbackTransaction": "rollback_transaction",
+    "secretsmanager.GetSecretValue": "get_secret_value",
 }
 
 
@@ -35,7 +38,7 @@ class DataApiFront:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, headers, answer = front.answer(self.path, body)
+                status, headers, answer = front.answer(self.headers.get("X-Amz-Target") or self.path, body)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in {**headers, "Content-Type": "application/json"}.items():

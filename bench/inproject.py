@@ -81,13 +81,10 @@ def services() -> None:
         server = stack.enter_context(local_postgres.postgres_server())
         database = stack.enter_context(local_database.LocalDatabase(server.create_database("saga_bench")))
         database.migrate()
-        names = ("DATABASE_CLUSTER_ARN", "DATABASE_SECRET_ARN", "DATABASE_NAME", "DATABASE_HOST", "DATABASE_PORT")
-        environment = {
-            name: os.environ[name] for name in (*names, "DATABASE_USER", "DATABASE_SSLMODE") if name in os.environ
-        }
+        environment = {name: value for name, value in os.environ.items() if name.startswith("DATABASE_")}
         if hasattr(database, "emulator"):
             front = stack.enter_context(DataApiFront(database.emulator))
-            environment["AWS_ENDPOINT_URL_RDS_DATA"] = front.url
+            environment["AWS_ENDPOINT_URL_RDS_DATA"] = environment["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = front.url
         print(json.dumps(environment), flush=True)
         sys.stdin.read()
 
