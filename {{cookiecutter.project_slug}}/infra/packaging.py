@@ -62,7 +62,7 @@ def pip_platform_arguments() -> list[str]:
 
 
 def lambda_requirements(*, database: bool = True) -> list[str]:
-    """The runtime dependencies of pyproject.toml that the functions (without the database: the others) carry."""
+    """The runtime dependencies of pyproject.toml that the functions carry; without ``database``, every function's."""
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     return [
         requirement
