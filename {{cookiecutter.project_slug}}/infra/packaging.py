@@ -2,9 +2,9 @@
 
 Each function's asset holds the package's shared runtime plus its own step or consumer
 folder, nothing else. The project's runtime dependencies that neither the Lambda runtime
-(boto3) nor the Powertools layer (Powertools, pydantic, the X-Ray SDK) provides are
-installed from wheels built for the target platform into a cached folder; `make install`
-downloads those wheels once, so synthesis works offline afterwards.
+(boto3) nor the Powertools layer (Powertools, pydantic, the X-Ray SDK) provides, or that must
+come before the layer's copy, are installed from wheels built for the target platform into a
+cached folder; `make install` downloads those wheels once, so synthesis works offline afterwards.
 
 Lambda cannot write bytecode next to the code it runs, so an asset without ``.pyc`` files has its
 modules compiled again at every cold start. Assets carry them, compiled by a Python of the target
@@ -31,9 +31,13 @@ BUILD = ROOT / "build" / "lambda"
 # Several projects (or CI jobs) can share one download folder through LAMBDA_WHEELHOUSE.
 WHEELHOUSE = Path(os.environ.get("LAMBDA_WHEELHOUSE", ROOT / "build" / "wheelhouse"))
 PROVIDED_IN_LAMBDA = {"aws-lambda-powertools", "boto3", "pydantic"}
+# Vendored into every function, ahead of the layer's copy: wrapt 1.x, which the X-Ray SDK imports at each cold
+# start, where the layer's 2.x would also import asyncio. The other dependencies (the database driver) go only
+# to the functions that use the database.
+EVERY_FUNCTION = {"wrapt"}
 # Shared by every function: the package marker, the saga's shape and names, the entry points and
 # the runtime. Functions that use the database also get the database layer, its migrations and
-# the vendored dependencies.
+# its vendored dependencies.
 SHARED = ("__init__.py", "naming.py", "saga.py", "handlers.py", "runtime")
 DATABASE = "database"
 # The Python 3.12 and 3.13 runtimes run on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit.
@@ -57,13 +61,14 @@ def pip_platform_arguments() -> list[str]:
     ]
 
 
-def lambda_requirements() -> list[str]:
-    """The runtime dependencies of pyproject.toml that the functions must carry themselves."""
+def lambda_requirements(*, database: bool = True) -> list[str]:
+    """The runtime dependencies of pyproject.toml that the functions carry; without ``database``, every function's."""
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     return [
         requirement
         for requirement in dependencies
-        if re.split(r"[\[=<>!~;\s]", requirement, maxsplit=1)[0].lower() not in PROVIDED_IN_LAMBDA
+        if (name := re.split(r"[\[=<>!~;\s]", requirement, maxsplit=1)[0].lower()) not in PROVIDED_IN_LAMBDA
+        and (database or name in EVERY_FUNCTION)
     ]
 
 
@@ -75,9 +80,9 @@ def download_wheels() -> None:
         subprocess.run([*command, *pip_platform_arguments(), *requirements], check=True)  # noqa: S603
 
 
-def dependencies() -> Path | None:
+def dependencies(*, database: bool = True) -> Path | None:
     """The Lambda dependencies installed for the target platform, or None when there are none."""
-    requirements = lambda_requirements()
+    requirements = lambda_requirements(database=database)
     if not requirements:
         return None
     recipe = [*requirements, *pip_platform_arguments(), f"compiled: {target_python() is not None}"]
@@ -100,7 +105,7 @@ def dependencies() -> Path | None:
 
 def step_asset(step: str) -> str:
     """What a step's action and compensation import: the shared code, its module and the database layer."""
-    return str(_asset(f"step-{step}", "steps/__init__.py", f"steps/{step}.py", DATABASE, with_dependencies=True))
+    return str(_asset(f"step-{step}", "steps/__init__.py", f"steps/{step}.py", DATABASE, database=True))
 
 
 def consumer_asset(consumer: str) -> str:
@@ -112,11 +117,12 @@ def starter_asset() -> str:
 
 
 def migrations_asset() -> str:
-    return str(_asset("migrations", DATABASE, with_dependencies=True))
+    return str(_asset("migrations", DATABASE, database=True))
 
 
-def _asset(name: str, *own: str, with_dependencies: bool = False) -> Path:
-    """A folder with the shared code, the package's files and folders ``own``, and the vendored dependencies.
+def _asset(name: str, *own: str, database: bool = False) -> Path:
+    """A folder with the shared code, the package's files and folders ``own``, and the vendored dependencies
+    (the database's too for a function that uses it).
 
     Named after its content, so that an unchanged function keeps its folder, and two synthesizing
     processes never write into the same one.
@@ -127,7 +133,7 @@ def _asset(name: str, *own: str, with_dependencies: bool = False) -> Path:
         for path in ([SOURCE / relative] if (SOURCE / relative).is_file() else (SOURCE / relative).rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     )
-    vendored = dependencies() if with_dependencies else None
+    vendored = dependencies(database=database)
     digest = hashlib.sha256(f"{vendored}\0compiled: {target_python() is not None}".encode())
     for relative, path in sources:
         digest.update(relative.encode() + b"\0" + path.read_bytes())

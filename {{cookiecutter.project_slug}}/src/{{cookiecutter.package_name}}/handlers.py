@@ -22,8 +22,8 @@ from {{ cookiecutter.package_name }}.runtime.step import SagaStep
 
 {%- if cookiecutter.database_mode == "data_api" %}
 
-# The idempotency table's client, and the Data API's.
-CLIENTS = ("dynamodb", "rds-data")
+# The idempotency table's client, and a step's Data API's.
+CLIENTS = ("dynamodb", "rds-data") if "SAGA_STEP" in os.environ else ("dynamodb",)
 {%- else %}
 
 # The idempotency table's client; the database's IAM token is signed locally, with no client.
