@@ -497,6 +497,20 @@ def test_policies_grant_named_actions_and_use_wildcard_resources_only_where_aws_
                     assert set(actions) <= UNSCOPED_ACTIONS, actions
 
 
+def test_the_readme_says_how_long_each_log_group_keeps_its_events(synthesized: Synthesized) -> None:
+    template, months = synthesized.json(synthesized.application), {30: "1 month", 90: "3 months"}
+    found = resources(template, "AWS::Logs::LogGroup")
+    groups = {name: group["Properties"]["RetentionInDays"] for name, group in found.items()}
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+    machine_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    kept = {"the state machine's log group": {groups.pop(machine_group)}}
+    kept["the functions' log groups"] = set(groups.values())
+    readme = (DEFINITION_FILE.parents[1] / "README.md").read_text()
+    for store, (days,) in kept.items():
+        assert re.search(rf"\| {store} \|[^|\n]*\| {months[days]} \|", readme), store
+
+
 def test_the_vpc_default_security_group_admits_nothing_and_the_cluster_logs_expire(synthesized: Synthesized) -> None:
     template = synthesized.json(synthesized.stateful)
     (restriction,) = resources(template, "Custom::VpcRestrictDefaultSG").values()
