@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
     from devtools.harness.runs import SagaRun
 
 FIRST_COMPENSATED = [step for step in STEPS if step.compensation][:1]
+# The commands the README's "Operating" section gives, run here on a saga that does not exist.
+README = (Path(__file__).parents[2] / "README.md").read_text()
+README_COMMANDS = re.findall(rf"^python -m {operate.__name__} (\w+) \S+ ", README, re.MULTILINE)
+NOT_FOUND = "ERROR: no saga 'never-seen' in the saga table sagas"
 
 
 def left_in_the_dead_letter_queue(harness: "SagaHarness", saga_id: str, failing: Step) -> "SagaRun":
@@ -62,11 +68,16 @@ def test_status_names_the_failed_compensations_and_the_dead_letter(
     ]
 
 
+def test_the_readme_shows_every_command_of_operate(capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        operate.main(["--help"])
+    assert sorted(README_COMMANDS) == sorted(re.findall(r"\{(.*?)\}", capsys.readouterr().out)[0].split(","))
+
+
 @pytest.mark.parametrize(
     ("command", "saga_id", "refusal"),
     [
-        ("status", "never-seen", "ERROR: no saga 'never-seen' in the saga table sagas"),
-        ("finish", "never-seen", "ERROR: no saga 'never-seen' in the saga table sagas"),
+        *((command, "never-seen", NOT_FOUND) for command in README_COMMANDS),
         ("finish", "succeeded", "ERROR: saga succeeded needs no finishing: it is SUCCEEDED, no dead letter holds it"),
         ("finish", "running", "ERROR: saga running is still running (STARTED)"),
     ],
