@@ -8,7 +8,6 @@ SHAPES = {"Task": ('["', '"]'), "Pass": ('[/"', '"/]'), "Choice": ('{"', '"}'), 
 
 
 def flowchart(definition: Mapping[str, Any]) -> str:
-    """The Mermaid source of a state machine definition."""
     states: Mapping[str, Mapping[str, Any]] = definition["States"]
     # Named after the states, so that adding a step changes only the lines about it.
     ids = {name: re.sub(r"\W", "_", name) for name in states}
@@ -32,8 +31,7 @@ def flowchart(definition: Mapping[str, Any]) -> str:
         "failed": [ids[name] for name, state in states.items() if state["Type"] == "Fail"],
         "succeeded": [ids[name] for name, state in states.items() if state["Type"] == "Succeed" or state.get("End")],
     }
-    lines.append("    classDef failed fill:#fde2e1,stroke:#c0392b")
-    lines.append("    classDef succeeded fill:#e3f6e8,stroke:#27ae60")
+    lines += ["    classDef failed fill:#fde2e1,stroke:#c0392b", "    classDef succeeded fill:#e3f6e8,stroke:#27ae60"]
     lines += [f"    class {','.join(members)} {kind}" for kind, members in ends.items() if members]
     return "\n".join(lines) + "\n"
 

@@ -21,16 +21,14 @@ FAULTS = ("duplicate", "rerun", "retried-invocation", "db-paused", "integration"
 SERVICES = ("dynamodb", "events", "sqs")
 
 
-class InjectedRejection(StepRejected):
-    """The business "no" a ``rejected`` failure raises."""
+# What the ``rejected``, ``transient`` and ``crash`` failures raise.
+class InjectedRejection(StepRejected): ...
 
 
-class InjectedTransientFailure(TransientError):
-    """The temporary failure a ``transient`` failure raises once."""
+class InjectedTransientFailure(TransientError): ...
 
 
-class InjectedCrash(RuntimeError):
-    """The unexpected error a ``crash`` failure raises."""
+class InjectedCrash(RuntimeError): ...
 
 
 class TaskTimedOut(TimeoutError):
