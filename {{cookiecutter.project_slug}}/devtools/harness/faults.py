@@ -54,6 +54,5 @@ class Fault:
             return cls(kind, seconds=float(argument))
         raise ValueError(
             f"unknown fault {text!r}: expected duplicate, rerun, retried-invocation:STEP, store-unavailable:STEP, "
-            f"db-paused:SECONDS or integration:SERVICE, with STEP one of {', '.join(steps)} "
-            f"and SERVICE one of {', '.join(SERVICES)}"
+            f"db-paused:SECONDS or integration:SERVICE; STEP in {', '.join(steps)}, SERVICE in {', '.join(SERVICES)}"
         )
