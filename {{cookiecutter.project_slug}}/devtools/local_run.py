@@ -4,9 +4,6 @@ The real definition runs in moto's interpreter and calls the real handlers, whic
 PostgreSQL as they write to Aurora in AWS: a throwaway server, or the database ``SAGA_DATABASE_URL``
 names (migrated first). One saga prints a trace; many at once (``--sagas``) the rate and every broken
 invariant, exiting 1 if there is one. ``--json`` prints one JSON object instead, and nothing else.
-
-    python -m devtools.local_run --fail STEP:crash:30000 --fail-compensation NAME --fault rerun --json
-    python -m devtools.local_run --sagas 200 --concurrency 8
 """
 
 import argparse
@@ -17,7 +14,6 @@ import logging
 import os
 import resource
 import sys
-import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -122,9 +118,8 @@ def trace(run: "SagaRun") -> list[str]:
         f"  consumer {name} received: {', '.join(got) or 'nothing'}" for name, got in run.consumer_deliveries.items()
     ]
     lines += [f"  {step} effect in the database: {state or 'none'}" for step, state in run.effects.items()]
-    lines += (
-        [f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state"] if run.dlq_messages else []
-    )
+    if run.dlq_messages:
+        lines.append(f"  dead-letter queue: {len(run.dlq_messages)} message(s) with the saga state")
     for name, other in run.others.items():
         lines.append(f"  the {name} ended {other.status}: {json.dumps(other.output)}, calls {other.calls}")
     error, outcome = f" ({run.error})" if run.error else "", f", saga {run.record['status']}" if run.record else ""
@@ -143,8 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devtools.local_database import LocalDatabase  # noqa: PLC0415
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
 
-    saga_input: Any = {"saga_id": f"local-{uuid.uuid4().hex[:12]}", "payload": {}}
-    saga_input = json.loads(args.input.read_text(encoding="utf-8")) if args.input else saga_input
+    saga_input = json.loads(args.input.read_text(encoding="utf-8")) if args.input else None
     with postgres_server() as server, LocalDatabase(server.url) as database:
         database.migrate()
         with quiet_handlers(), SagaHarness(database) as harness:

@@ -1,7 +1,4 @@
-"""Check the programs the tests and the local runs need, before anything starts them.
-
-    python3 -m devtools.prerequisites test        # what `make test` needs
-    python3 -m devtools.prerequisites local-run   # what `make local-run` needs
+"""Check the programs the tests (``test``) and the local runs (``local-run``) need, before anything starts them.
 
 Prints one line per missing program, with the command that installs it on Debian/Ubuntu and on
 macOS, and exits 1; prints nothing and exits 0 when all are there. Standard library only, so that
@@ -10,6 +7,7 @@ it runs before anything is installed.
 
 import glob
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -46,7 +44,8 @@ def present(program: str) -> bool:
         return shutil.which(program) is not None
     servers = all(postgres_program(name) for name in ("initdb", "pg_ctl", "postgres"))
     # As root, the servers run as the postgres user the package creates, through runuser.
-    as_root = os.geteuid() != 0 or (shutil.which("runuser") is not None and "postgres" in _users())
+    users = {entry.pw_name for entry in pwd.getpwall()}
+    as_root = os.geteuid() != 0 or (shutil.which("runuser") is not None and "postgres" in users)
     return bool(os.environ.get("SAGA_DATABASE_URL")) or (servers and as_root)
 
 
@@ -68,16 +67,9 @@ def missing(purpose: str) -> list[str]:
 
 
 def require(purpose: str) -> None:
-    """Exit with the missing programs listed, before anything starts them."""
     if lines := missing(purpose):
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(1)
-
-
-def _users() -> set[str]:
-    import pwd  # noqa: PLC0415 - POSIX only, and only asked as root
-
-    return {entry.pw_name for entry in pwd.getpwall()}
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ Prices are the one place in the project where dollars are written down."""
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devtools.diagram import flowchart
 from infra import limits
 from infra.config import LAMBDA_ARCHITECTURE, LAMBDA_MEMORY_MB
 from infra.definition import DEFINITION_FILE, build_definition, saga_timing
@@ -48,6 +48,8 @@ LAMBDA_PER_GB_SECOND = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 # lasts as long as its invocations one after the other, using the smallest memory Express bills.
 ASSUMED_INVOCATION_SECONDS = 0.1
 EXPRESS_MEMORY_GB = 64 / 1024
+# The diagram's node shape per state type.
+SHAPES = {"Task": ('["', '"]'), "Pass": ('[/"', '"/]'), "Choice": ('{"', '"}'), "Fail": ('(["', '"])')}
 
 
 def per_million(path: limits.PathFigures, workflow_type: str) -> float:
@@ -90,6 +92,46 @@ def paths_block(definition: Mapping[str, Any]) -> str:
         "at 64 MB. DynamoDB, EventBridge, SQS, the database and data transfer are not included.",
     ]
     return "\n".join([*lines, "", *notes])
+
+
+def flowchart(definition: Mapping[str, Any]) -> str:
+    """The state machine as a Mermaid flowchart: plain edges the normal flow, dotted ones caught errors."""
+    states: Mapping[str, Mapping[str, Any]] = definition["States"]
+    # Named after the states, so that adding a step changes only the lines about it.
+    ids = {name: re.sub(r"\W", "_", name) for name in states}
+    lines = ["flowchart TD"]
+    for name, state in states.items():
+        opening, closing = SHAPES.get(state["Type"], SHAPES["Fail"])  # Succeed too: an end
+        lines.append(f"    {ids[name]}{opening}{name}{closing}")
+    lines.append(f"    start((start)) --> {ids[definition['StartAt']]}")
+    for name, state in states.items():
+        source = ids[name]
+        for choice in state.get("Choices", []):
+            lines.append(f"    {source} -->|{_condition(choice)}| {ids[choice['Next']]}")
+        if "Default" in state:
+            lines.append(f"    {source} -->|otherwise| {ids[state['Default']]}")
+        if "Next" in state:
+            lines.append(f"    {source} --> {ids[state['Next']]}")
+        for catcher in state.get("Catch", []):
+            errors = ", ".join(catcher["ErrorEquals"])
+            lines.append(f"    {source} -.->|{errors}| {ids[catcher['Next']]}")
+    ends = {
+        "failed": [ids[name] for name, state in states.items() if state["Type"] == "Fail"],
+        "succeeded": [ids[name] for name, state in states.items() if state["Type"] == "Succeed" or state.get("End")],
+    }
+    lines += ["    classDef failed fill:#fde2e1,stroke:#c0392b", "    classDef succeeded fill:#e3f6e8,stroke:#27ae60"]
+    lines += [f"    class {','.join(members)} {kind}" for kind, members in ends.items() if members]
+    return "\n".join(lines) + "\n"
+
+
+def _condition(choice: Mapping[str, Any]) -> str:
+    """A short label for a Choice rule: what it tests, not how."""
+    if "And" in choice:
+        return "valid"
+    variables = [rule["Variable"] for rule in choice.get("Or", [choice])]
+    if all(variable.startswith("$.compensation_errors.") for variable in variables):
+        return "a compensation failed"
+    return ", ".join(variables)
 
 
 def steps_block() -> str:

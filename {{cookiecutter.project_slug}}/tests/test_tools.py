@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from devtools import diagram, prerequisites, readme
+from devtools import prerequisites, readme
 from devtools.harness import moto_patches
 from devtools.local_run import main as local_run
 from devtools.local_run import parse_arguments
@@ -196,7 +196,7 @@ def test_the_readmes_steps_diagram_and_paths_are_current() -> None:
 
 def test_the_diagram_draws_every_state_and_every_caught_error() -> None:
     definition = json.loads(DEFINITION_FILE.read_text(encoding="utf-8"))
-    chart = diagram.flowchart(definition)
+    chart = readme.flowchart(definition)
     for name in definition["States"]:
         assert f'"{name}"' in chart
     catches = sum(len(state.get("Catch", [])) for state in definition["States"].values())

@@ -104,7 +104,6 @@ class OfflineAccount:
         )["stateMachineArn"]
 
     def route(self, name: str, pattern: Mapping[str, Any]) -> str:
-        """A rule on the bus with this pattern, delivering to a new queue; returns the queue's URL."""
         url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.events.put_rule(Name=name, EventBusName=EVENT_BUS, EventPattern=json.dumps(pattern))
@@ -123,7 +122,6 @@ class OfflineAccount:
         return messages
 
     def status_record(self, saga_id: Any) -> dict[str, Any] | None:
-        """The saga's row in the saga table, values unwrapped, or None."""
         if not isinstance(saga_id, str) or not saga_id:
             return None
         item = self.dynamodb.get_item(TableName=SAGA_TABLE, Key={"saga_id": {"S": saga_id}}).get("Item")

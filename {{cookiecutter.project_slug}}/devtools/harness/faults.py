@@ -21,16 +21,14 @@ FAULTS = ("duplicate", "rerun", "retried-invocation", "db-paused", "integration"
 SERVICES = ("dynamodb", "events", "sqs")
 
 
-class InjectedRejection(StepRejected):
-    """The business "no" a ``rejected`` failure raises."""
+# What the ``rejected``, ``transient`` and ``crash`` failures raise.
+class InjectedRejection(StepRejected): ...
 
 
-class InjectedTransientFailure(TransientError):
-    """The temporary failure a ``transient`` failure raises once."""
+class InjectedTransientFailure(TransientError): ...
 
 
-class InjectedCrash(RuntimeError):
-    """The unexpected error a ``crash`` failure raises."""
+class InjectedCrash(RuntimeError): ...
 
 
 class TaskTimedOut(TimeoutError):
@@ -56,6 +54,5 @@ class Fault:
             return cls(kind, seconds=float(argument))
         raise ValueError(
             f"unknown fault {text!r}: expected duplicate, rerun, retried-invocation:STEP, store-unavailable:STEP, "
-            f"db-paused:SECONDS or integration:SERVICE, with STEP one of {', '.join(steps)} "
-            f"and SERVICE one of {', '.join(SERVICES)}"
+            f"db-paused:SECONDS or integration:SERVICE; STEP in {', '.join(steps)}, SERVICE in {', '.join(SERVICES)}"
         )

@@ -1,9 +1,4 @@
-"""Many sagas at once in one offline account and one PostgreSQL, and what must hold for each afterwards.
-
-The mix is seeded: plain sagas, rejections, crashes, timeouts and transient failures at any step,
-failing compensations, duplicates, re-runs, retried invocations, and one database pause in the
-middle, which every saga in flight then waits out.
-"""
+"""Many sagas at once in one offline account and one PostgreSQL, and what must hold for each afterwards."""
 
 import itertools
 import random
@@ -32,7 +27,8 @@ class Case:
 
 
 def mix(sagas: int, seed: int) -> list[Case]:
-    """``sagas`` cases, each kind in turn, at the steps the seed picks."""
+    """``sagas`` cases, each kind in turn, at the steps the seed picks; one database pause in the middle, which
+    every saga in flight then waits out."""
     pick = random.Random(seed).choice  # noqa: S311 - a mix that can be replayed, not a secret
     steps = [step.name for step in saga.STEPS]
     compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]

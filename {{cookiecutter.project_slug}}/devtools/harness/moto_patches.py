@@ -30,9 +30,6 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
-Invoke = Callable[[str, bytes], bytes]
-"""(function name, request body) -> response body; raise to fail the invocation."""
-
 # What the harness relies on: each attribute, and the parameters it is called with (None: it is there).
 PATCHED: dict[tuple[Any, str], tuple[str, ...] | None] = {
     (LambdaSimpleBackend, "invoke"): ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
@@ -64,13 +61,14 @@ def incompatibilities() -> list[str]:
 
 @contextmanager
 def patched(
-    invoke: Invoke,
+    invoke: Callable[[str, bytes], bytes],
     sleep: Callable[[float], None],
     terminated: Callable[[str], None],
     failing: Callable[[str, str], bool],
 ) -> Iterator[None]:
-    """Route Lambda invocations to ``invoke``, retry waits to ``sleep``, execution ends to ``terminated``
-    (with the execution ARN), and fail a service call when ``failing(service, target)`` says so."""
+    """Route Lambda invocations to ``invoke`` (function name, body -> response body), retry waits to ``sleep``,
+    execution ends to ``terminated`` (with the execution ARN), and fail a service call when ``failing(service,
+    target)`` says so."""
     lock = threading.RLock()
     clients: dict[tuple[str, str], Any] = {}
 

@@ -83,7 +83,7 @@ class SagaHarness:
     def __init__(self, database: LocalDatabase, workflow_type: str = saga.WORKFLOW_TYPE) -> None:
         self.database, self.workflow_type = database, workflow_type
         self.functions = {title: (step, role) for step in saga.STEPS for role, title in step.functions.items()}
-        self.invocations: list[Call] = []
+        self.invocations: list[Call] = []  # appending to a list is atomic: no lock for these two
         self.applied: list[tuple[str, str, str]] = []  # each business call that did its work: step, role, saga id
         # The business function of each (step, role), looked up at each call: tests may replace one.
         self.business: dict[tuple[str, str], Callable[[StepRequest], StepResult]] = {}
@@ -92,15 +92,12 @@ class SagaHarness:
         self.database_resumes_at: float | None = None
         self.sagas: dict[str, SagaFaults] = {}  # what each saga being run injects
         self._lock = threading.RLock()
-        self._finished_changed = threading.Condition(self._lock)
-        self._finished: set[str] = set()
+        self._ended: dict[str, threading.Event] = {}  # per execution, set as it ends
         self._mail: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._invocation = threading.local()
-        self._stack = ExitStack()
 
     def __enter__(self) -> "SagaHarness":
-        stack = self._stack.__enter__()
-        try:
+        with ExitStack() as stack:
             stack.enter_context(
                 mock.patch.dict(os.environ, {**offline.LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION})
             )
@@ -116,9 +113,7 @@ class SagaHarness:
                 for role, function in list(functions.items()):
                     self.business[(step.name, role)] = function
                     stack.enter_context(mock.patch.dict(functions, {role: self._business(step, role)}))
-        except BaseException:
-            stack.close()
-            raise
+            self._stack = stack.pop_all()  # undone on exit; on an error above, at once
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -135,22 +130,21 @@ class SagaHarness:
         if saga_input is None:
             saga_input = {"saga_id": f"saga-{uuid.uuid4().hex[:12]}", "payload": {}}
         saga_id = str(saga_input.get("saga_id") if isinstance(saga_input, dict) else None)
-        with self.injecting(saga_id, failures or {}, fail_compensations, faults) as injected:
+        with self.injecting(saga_id, failures, fail_compensations, faults) as injected:
             first_call, first_delay = len(self.invocations), len(self.retry_delays)
             execution_arn, duplicate = self.start(saga_input), None
             if gate := injected.holds.get(saga.STEPS[0].name):  # the duplicate starts while the first one waits
                 if not gate.entered.wait(HOLD_SECONDS):
                     raise TimeoutError("the first execution never reached its first step")
-                duplicate = self._until_end(saga_input, name=f"{saga_id}-again")
+                duplicate = self._until_end(saga_input, f"{saga_id}-again")
                 gate.finish()
             self.wait(execution_arn)
             run = self.collect(saga_input, execution_arn, first_call, first_delay)
         run.duplicate = duplicate
         if injected.has("rerun"):  # the ended execution, again under its own id
             moto_patches.forget_execution(execution_arn)
-            with self._lock:
-                self._finished.discard(execution_arn)
-            run.rerun = self._until_end(saga_input, name=execution_arn.rsplit(":", 1)[-1])
+            del self._ended[execution_arn]
+            run.rerun = self._until_end(saga_input, execution_arn.rsplit(":", 1)[-1])
         return run
 
     def start(self, saga_input: Any, name: str | None = None) -> str:
@@ -163,10 +157,8 @@ class SagaHarness:
         return arn
 
     def wait(self, execution_arn: str, timeout: float = 60.0) -> str:
-        """Block until the execution ends; its status."""
-        with self._finished_changed:
-            if not self._finished_changed.wait_for(lambda: execution_arn in self._finished, timeout=timeout):
-                raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+        if not self._ended.setdefault(execution_arn, threading.Event()).wait(timeout):
+            raise TimeoutError(f"{execution_arn} still running after {timeout} s")
         return str(self.account.stepfunctions.describe_execution(executionArn=execution_arn)["status"])
 
     def _until_end(self, saga_input: Any, name: str) -> SagaRun:
@@ -176,15 +168,13 @@ class SagaHarness:
 
     def collect(self, saga_input: Any, execution_arn: str, first_call: int = 0, first_delay: int = 0) -> SagaRun:
         """What the ended execution did. Its retry waits are all since ``first_delay``: its own if it ran alone."""
-        account = self.account
+        account, saga_id = self.account, str(saga_input.get("saga_id") if isinstance(saga_input, dict) else None)
         description = account.stepfunctions.describe_execution(executionArn=execution_arn)
-        saga_id = str(saga_input.get("saga_id") if isinstance(saga_input, dict) else None)
-        output = description.get("output")
         return SagaRun(
             saga_id=saga_id,
             status=description["status"],
             error=description.get("error"),
-            output=json.loads(output) if output else None,
+            output=json.loads(description.get("output") or "null"),
             invocations=[call for call in self.invocations[first_call:] if call.saga_id == saga_id],
             events=self._messages(account.events_queue, saga_id),
             dlq_messages=self._messages(account.dead_letter_queue, saga_id),
@@ -235,8 +225,6 @@ class SagaHarness:
                 self._resume_database(at=float("inf"))
             del self.sagas[saga_id]
 
-    # What the state machine calls -------------------------------------------------------------
-
     def _business(self, step: Step, role: str) -> Callable[[StepRequest], StepResult]:
         """The business function as the handler calls it, with the injected failure around it."""
         name = step.name if role == "action" else str(step.compensation)
@@ -256,8 +244,7 @@ class SagaHarness:
             if kind == "transient" and faults.attempts[name] == 1:
                 raise kinds.InjectedTransientFailure(f"{name} is busy")
             result = self.business[(step.name, role)](request)
-            with self._lock:
-                self.applied.append((step.name, role, request.saga_id))
+            self.applied.append((step.name, role, request.saga_id))
             if kind == "crash":
                 raise kinds.InjectedCrash(f"{name} crashed after its work".ljust(int(size or 0), "."))
             return result
@@ -287,7 +274,7 @@ class SagaHarness:
             hold.thread.start()
             if not hold.entered.wait(HOLD_SECONDS):
                 raise TimeoutError(f"{function_name} never reached its business code")
-            self._record(function_name, role, "Lambda.SdkClientException", saga_id)
+            self.invocations.append(Call(function_name, role, "Lambda.SdkClientException", saga_id))
             raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
         if (running := faults.holds.get(step.name)) and running.thread is not None:
             threading.Timer(0.3, running.finish).start()  # the first invocation ends as this one finds it running
@@ -295,13 +282,13 @@ class SagaHarness:
         try:
             result = handler(event, context)
         except Exception as error:
-            self._record(function_name, role, type(error).__name__, saga_id)
+            self.invocations.append(Call(function_name, role, type(error).__name__, saga_id))
             payload = json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)})
             raise moto_patches.FunctionError(payload.encode()) from None
         finally:
             self._invocation.store_failing = False
         timed_out = faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout"
-        self._record(function_name, role, "States.Timeout" if timed_out else "ok", saga_id)
+        self.invocations.append(Call(function_name, role, "States.Timeout" if timed_out else "ok", saga_id))
         if timed_out:
             raise kinds.TaskTimedOut(f"{function_name} did not answer in time")
         return json.dumps(result).encode()
@@ -319,16 +306,10 @@ class SagaHarness:
                 self.database_resumes_at = None
                 self.database.resume()
 
-    def _record(self, function: str, role: str, outcome: str, saga_id: str) -> None:
-        with self._lock:
-            self.invocations.append(Call(function, role, outcome, saga_id))
-
     def _sleep(self, seconds: float) -> None:
         with self._lock:
             self.retry_delays.append(seconds)
             self.clock += seconds
 
     def _terminated(self, execution_arn: str) -> None:
-        with self._finished_changed:
-            self._finished.add(execution_arn)
-            self._finished_changed.notify_all()
+        self._ended.setdefault(execution_arn, threading.Event()).set()

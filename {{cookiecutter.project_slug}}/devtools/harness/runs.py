@@ -8,8 +8,6 @@ from typing import Any
 
 @dataclass
 class Call:
-    """One Lambda invocation made by the state machine, and how it ended."""
-
     function: str
     role: str
     outcome: str
@@ -18,8 +16,6 @@ class Call:
 
 @dataclass
 class SagaRun:
-    """Everything one execution did."""
-
     saga_id: str
     status: str
     error: str | None
@@ -41,7 +37,6 @@ class SagaRun:
 
     @property
     def calls(self) -> list[str]:
-        """The functions invoked, in order, repeated when retried."""
         return [call.function for call in self.invocations]
 
     @property
@@ -50,9 +45,7 @@ class SagaRun:
 
     @property
     def states_entered(self) -> list[str]:
-        return [
-            event["stateEnteredEventDetails"]["name"] for event in self.history if "stateEnteredEventDetails" in event
-        ]
+        return [entered["name"] for event in self.history if (entered := event.get("stateEnteredEventDetails"))]
 
     @property
     def state_transitions(self) -> int:
