@@ -132,7 +132,9 @@ def test_scripts_split_on_semicolons_outside_quotes_and_comments(script: str, st
 def test_a_steps_role_uses_its_own_table_and_nothing_else(
     database: LocalDatabase, step: str, statement: str, allowed: bool
 ) -> None:
-    other = next((name for name in STEP_NAMES if name != step), "schema_migrations")
+    other = next((name for name in STEP_NAMES if name != step), None)
+    if other is None and "{other}" in statement:
+        pytest.skip("a saga of one step has no other step's table")
     with database.as_step(step):
         if allowed:
             execute(statement.format(own=f'"{step}"', other=f'"{other}"'))
