@@ -39,8 +39,8 @@ DAY = 24 * 60 * 60
 
 
 def make(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """``make`` in the project, with this interpreter's virtualenv, as the README has it run."""
-    command, environment = ["make", *arguments], {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    """``make`` in the project, with this interpreter's virtualenv; quiet about directories under an outer make."""
+    command, environment = ["make", "--no-print-directory", *arguments], {**os.environ, "VIRTUAL_ENV": sys.prefix}
     return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
 
 
