@@ -1,29 +1,16 @@
-"""A local emulation of the RDS Data API (``rds-data``) that runs the SQL on a real PostgreSQL.
+"""The RDS Data API (``rds-data``) emulated in-process on a real PostgreSQL.
 
-``DataApiEmulator(...).attach(client)`` answers that boto3 client's ``rds-data`` (or
-``secretsmanager``) calls in-process, after botocore has validated the request against
-the service model and before anything is signed or sent. What it emulates:
-
-- ``ExecuteStatement``: one statement, ``:name`` parameters with their typed values
-  (``isNull``, ``booleanValue``, ``longValue``, ``doubleValue``, ``stringValue``, with
-  ``typeHint`` JSON). An untyped string is bound as ``varchar``, as the real API does,
-  so a comparison with another type needs a ``typeHint`` or a ``CAST``. Results as
-  ``formatRecordsAs="JSON"``, the only way the project reads them: values other than
-  numbers, booleans and null come back as strings, JSON columns included.
-- ``BeginTransaction`` / ``CommitTransaction`` / ``RollbackTransaction``, each
-  transaction on its own database connection; an unknown transaction id is refused.
-- Logging in as the user of the secret each request names, with its password, as the
-  Data API does; the secrets are the ones given, and ``GetSecretValue`` reads them.
-- The cluster ARN and database must be the configured ones; SQL errors and refused
-  logins come back as ``BadRequestException``, an unreachable database as
-  ``DatabaseUnavailableException``.
-- A cluster paused at zero capacity: between ``pause()`` and ``resume()``, every request is
-  answered ``DatabaseResumingException``.
-
-What it does not emulate: IAM checks, ``BatchExecuteStatement``, ``ExecuteSql``, typed
-``records``, other type hints, ``continueAfterTimeout``, array and blob parameters, the 1 MB result
-and 45 second statement limits, transactions expiring after 3 minutes idle, pausing
-by itself after idling, network latency and throttling.
+``DataApiEmulator(...).attach(client)`` answers a boto3 client's ``rds-data`` and ``GetSecretValue`` calls
+after botocore has validated them against the service model, before anything is signed or sent. Emulated:
+``ExecuteStatement`` with ``:name`` parameters (null, boolean, long, double and string values, ``typeHint``
+JSON; an untyped string is bound as ``varchar``, as the real API does) and results as
+``formatRecordsAs="JSON"`` (values other than numbers, booleans and null as strings, JSON columns included);
+transactions, each on its own connection; logging in as the user of the secret each request names;
+``BadRequestException`` for SQL errors, refused logins and an unknown cluster, database or transaction;
+``DatabaseUnavailableException`` for an unreachable server; ``DatabaseResumingException`` while ``paused``
+(an Aurora at zero capacity). Not emulated: IAM, ``BatchExecuteStatement``, ``ExecuteSql``, typed ``records``,
+other type hints, ``continueAfterTimeout``, array and blob parameters, the 1 MB result and 45 s statement
+limits, transactions expiring after 3 minutes idle, pausing by itself, latency and throttling.
 """
 
 import datetime
@@ -71,13 +58,7 @@ class DataApiEmulator:
         self.pool_size = pool_size
         self._transactions: dict[str, tuple[str, Connection]] = {}
         self._lock = threading.Lock()
-        self.paused = False
-
-    def pause(self) -> None:
-        self.paused = True
-
-    def resume(self) -> None:
-        self.paused = False
+        self.paused = False  # an Aurora paused at zero capacity: every request but GetSecretValue is refused
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
@@ -120,8 +101,6 @@ class DataApiEmulator:
 
     def execute_statement(self, request: dict[str, Any]) -> dict[str, Any]:
         secret = self._check_target(request)
-        if request.get("database", self.database) != self.database:
-            raise DataApiError("BadRequestException", f'FATAL: database "{request["database"]}" does not exist')
         transaction_id = request.get("transactionId")
         values = {item["name"]: self._value(item) for item in request.get("parameters", [])}
         # An untyped string is bound as varchar; a missing value is reported when the statement runs.
@@ -149,15 +128,13 @@ class DataApiEmulator:
             self._transactions[transaction_id] = (secret, connection)
         return {"transactionId": transaction_id}
 
-    def commit_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._end(request, "COMMIT")
-        return {"transactionStatus": "Transaction Committed"}
+    def commit_transaction(self, request: dict[str, Any]) -> dict[str, str]:
+        return self._end(request, "COMMIT", "Transaction Committed")
 
-    def rollback_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._end(request, "ROLLBACK")
-        return {"transactionStatus": "Rollback Complete"}
+    def rollback_transaction(self, request: dict[str, Any]) -> dict[str, str]:
+        return self._end(request, "ROLLBACK", "Rollback Complete")
 
-    def _end(self, request: dict[str, Any], command: str) -> None:
+    def _end(self, request: dict[str, Any], command: str, status: str) -> dict[str, str]:
         secret = self._check_target(request)
         connection = self._transaction(request["transactionId"], secret)
         with self._lock:
@@ -168,11 +145,14 @@ class DataApiEmulator:
             raise _translate(error) from error
         finally:
             self._release(secret, connection)
+        return {"transactionStatus": status}
 
     def _check_target(self, request: dict[str, Any]) -> str:
-        """The request's secret, once the cluster and the secret are known."""
+        """The request's secret, once the cluster, the database and the secret are known."""
         if request.get("resourceArn") != self.cluster_arn:
             raise DataApiError("BadRequestException", f"Cluster {request.get('resourceArn')} not found")
+        if request.get("database", self.database) != self.database:
+            raise DataApiError("BadRequestException", f'FATAL: database "{request["database"]}" does not exist')
         if request["secretArn"] not in self.secrets:
             raise DataApiError("BadRequestException", "The secret does not give access to this cluster")
         return str(request["secretArn"])

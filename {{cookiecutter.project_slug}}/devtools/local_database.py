@@ -112,14 +112,14 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
     def pause(self) -> None:
         """Act as an Aurora paused at zero capacity: nothing reaches the database until ``resume``."""
 {%- if saga.database_mode == "data_api" %}
-        self.emulator.pause()
+        self.emulator.paused = True
 {%- else %}
         self.proxy.kill()
 {%- endif %}
 
     def resume(self) -> None:
 {%- if saga.database_mode == "data_api" %}
-        self.emulator.resume()
+        self.emulator.paused = False
 {%- else %}
         if not self.proxy.running:
             self.proxy.start()
