@@ -12,7 +12,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
 from devtools import prerequisites, readme
 from devtools.harness import moto_patches
@@ -36,6 +38,8 @@ TEXT = " ".join(README.split())  # the README's prose, whatever its line breaks
 SHELL = [line for block in re.findall(r"```sh\n(.*?)```", README, re.DOTALL) for line in block.splitlines()]
 NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 DAY = 24 * 60 * 60
+# Each `aws SERVICE COMMAND ...` of the README, one inside "$(...)" on its own.
+AWS_CLI = re.compile(r"(?<![\w:-])aws ([a-z0-9]+) ([a-z0-9-]+)(.*?)(?=\$\(aws |$)", re.MULTILINE)
 
 
 def make(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -170,6 +174,25 @@ def test_every_make_command_of_the_readme_is_a_target_of_the_makefile() -> None:
     for target in sorted(named):  # what each would run, run or not
         planned = make("-n", target)
         assert planned.returncode == 0, f"make -n {target}: {planned.stderr}"
+
+
+def test_every_aws_command_of_the_readme_is_an_operation_the_cli_takes_with_these_options() -> None:
+    """Checked against botocore's service models, which the AWS CLI's commands and options are made from."""
+    shell = re.sub(r"\\\n\s*", "", "\n".join(SHELL))  # a line continued with a backslash is one command
+    commands = AWS_CLI.findall("\n".join([shell, *re.findall(r"`(aws [^`]+)`", TEXT)]))
+    assert len(commands) >= 10
+    for service, command, rest in commands:
+        model = botocore.session.get_session().get_service_model(service)
+        operations = {xform_name(name, "-"): name for name in model.operation_names}
+        assert command in operations, f"aws {service} {command}: no such command"
+        shape = model.operation_model(operations[command]).input_shape
+        assert shape is not None
+        members = {xform_name(name, "-") for name in shape.members}
+        options = re.findall(r"(?<!\S)--([a-z-]+)", rest)
+        given = {name if name in members else name.removeprefix("no-") for name in options}  # --no-FLAG: FLAG false
+        assert given - members <= {"query", "output", "region", "profile"}, f"aws {service} {command}: {given}"
+        required = {xform_name(name, "-") for name in shape.required_members}
+        assert not given or required <= given, f"aws {service} {command} needs --{', --'.join(sorted(required))}"
 
 
 def test_make_bench_saga_prints_the_readmes_paths_table() -> None:
