@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tomllib
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+import psycopg
 import pytest
 from botocore import xform_name
 
 from devtools import prerequisites, readme
 from devtools.harness import moto_patches
+from devtools.local_postgres import URL_VARIABLE
 from devtools.local_run import main as local_run
 from devtools.local_run import parse_arguments
 from infra import config, events, monitoring, options, queues, timing
@@ -42,9 +45,10 @@ DAY = 24 * 60 * 60
 AWS_CLI = re.compile(r"(?<![\w:-])aws ([a-z0-9]+) ([a-z0-9-]+)(.*?)(?=\$\(aws |$)", re.MULTILINE)
 
 
-def make(*arguments: str) -> subprocess.CompletedProcess[str]:
+def make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
     """``make`` in the project, with this interpreter's virtualenv; quiet about directories under an outer make."""
     command, environment = ["make", "--no-print-directory", *arguments], {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    environment.update(variables)
     return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
 
 
@@ -193,6 +197,25 @@ def test_every_aws_command_of_the_readme_is_an_operation_the_cli_takes_with_thes
         assert given - members <= {"query", "output", "region", "profile"}, f"aws {service} {command}: {given}"
         required = {xform_name(name, "-") for name in shape.required_members}
         assert not given or required <= given, f"aws {service} {command} needs --{', --'.join(sorted(required))}"
+
+
+def test_make_db_serves_a_database_make_migrate_migrates_and_ctrl_c_stops() -> None:
+    environment = {name: value for name, value in os.environ.items() if name != URL_VARIABLE}
+    command = ["make", "--no-print-directory", "db", f"VIRTUAL_ENV={sys.prefix}"]
+    started = subprocess.Popen(  # noqa: S603
+        command, cwd=PROJECT_DIR, env=environment, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        exported = next(line for line in started.stdout or () if line.startswith(f"export {URL_VARIABLE}="))
+        url = exported.split("=", 1)[1].strip()
+        first, again = (make("migrate", **{URL_VARIABLE: url}).stdout.splitlines() for _ in range(2))
+        assert len([line for line in first if line.startswith("applied ")]) >= len(STEPS)
+        assert again[-1] == "nothing to apply"
+    finally:
+        os.killpg(started.pid, signal.SIGINT)  # Ctrl-C
+        started.wait(30)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=5)
 
 
 def test_make_bench_saga_prints_the_readmes_paths_table() -> None:
