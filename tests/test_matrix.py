@@ -17,7 +17,10 @@ import ast
 import collections
 import itertools
 import json
+import os
 import re
+import shlex
+import subprocess
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +58,10 @@ SUITES = {
     ("data_api", "EXPRESS"): "single",
     ("rds_proxy", "EXPRESS"): "defaults",
 }
+# `cookiecutter --no-input`'s project runs its README's first commands as a newcomer would: with no
+# virtualenv active and none of the tools this suite shares, so that `make install` has to make them all.
+NEWCOMER = (("data_api", "STANDARD"), "defaults")
+SHARED_TOOLS = ("VIRTUAL_ENV", "LAMBDA_WHEELHOUSE", "CDK_CLI", "CHECKOV", "MAKEFLAGS", "MAKELEVEL")
 # Eight steps cannot end within Express's five minutes at worst: the project's own builder refuses them.
 REFUSED = {("eight", "EXPRESS"): "ERROR: an EXPRESS saga of 8 steps and 5 compensations cannot end within 270 s"}
 # The lines that name a constant's value, per file.
@@ -204,10 +211,21 @@ def test_rendering(bake: Any, subtests: Any, capfd: pytest.CaptureFixture[str], 
     ("behaviour", "shape"), [pytest.param(*suite, id="-".join((suite[1], *suite[0]))) for suite in SUITES.items()]
 )
 def test_project_suite(bake: Any, mypy_cache: Path, behaviour: tuple[str, str], shape: str) -> None:
-    """mypy --strict and the project's own tests, for the combination's shape at the constants' defaults."""
+    """mypy --strict and the project's own tests, for the combination's shape at the constants' defaults; for
+    the defaults, through the README's first commands from a fresh install."""
     result = bake(**SHAPES[shape], **dict(zip(BEHAVIOUR, behaviour, strict=True)))
     assert result.exit_code == 0, result.exception
     project: Path = result.project_path
+    if (behaviour, shape) == NEWCOMER:
+        first = re.search(r"```sh\n(.*?)```", (project / "README.md").read_text(), re.DOTALL)
+        assert first is not None
+        commands = [line.partition("#")[0].strip() for line in first.group(1).splitlines()]
+        assert commands[:2] == ["make install", "make test"]
+        newcomer = {name: value for name, value in os.environ.items() if name not in SHARED_TOOLS}
+        for command in [commands[0], "make lint", *commands[1:]]:
+            done = subprocess.run(shlex.split(command), cwd=project, env=newcomer, capture_output=True, text=True)
+            assert done.returncode == 0, f"{command}:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"
+        return
     checked = run([tool("mypy"), "--cache-dir", str(mypy_cache)], project)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = run([tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
