@@ -102,8 +102,8 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
 {%- endif %}
 
     def migrate(self) -> list[str]:
-        """Apply the pending migrations through the functions' own access path, as the deployment does."""
-        return migrate.deploy()
+        """Apply the pending migrations as the deployment does: the functions' access path, waiting until ready."""
+        return migrate.apply_when_ready()
 
     def as_step(self, step: str) -> contextlib.AbstractContextManager[None]:
         """Statements inside run as the step's own role, as its functions' do."""

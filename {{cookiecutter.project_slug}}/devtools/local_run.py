@@ -139,9 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
 
     saga_input = json.loads(args.input.read_text(encoding="utf-8")) if args.input else None
-    with postgres_server() as server, LocalDatabase(server.url) as database:
-        database.migrate()
-        with quiet_handlers(), SagaHarness(database) as harness:
+    with postgres_server() as server, LocalDatabase(server.url) as database, quiet_handlers():
+        database.migrate()  # its log lines, if it waits for the database, stay off stdout too
+        with SagaHarness(database) as harness:
             if args.sagas:
                 report = run_many(harness, args.sagas, args.concurrency, args.seed)
             else:
