@@ -7,41 +7,32 @@ import uuid
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from devtools.harness.faults import STEP_FAILURES, Fault
-from devtools.harness.runner import SagaHarness
-from devtools.harness.runs import SagaRun
+from devtools.harness.faults import STEP_FAILURES, Fault, Injection
+from devtools.harness.runner import SagaHarness, SagaRun
 from infra.timing import DATABASE_WAIT_SECONDS
 from {{ cookiecutter.package_name }} import saga
 from {{ cookiecutter.package_name }}.naming import OUTCOME_STATUS
 
 
-@dataclass(frozen=True)
-class Case:
-    failures: dict[str, str]
-    failing_compensations: tuple[str, ...] = ()
-    faults: tuple[Fault, ...] = ()
-
-
-def mix(sagas: int, seed: int) -> list[Case]:
+def mix(sagas: int, seed: int) -> list[Injection]:
     """``sagas`` cases, each kind in turn, at the steps the seed picks; one database pause in the middle, which
     every saga in flight then waits out."""
     pick = random.Random(seed).choice  # noqa: S311 - a mix that can be replayed, not a secret
     steps = [step.name for step in saga.STEPS]
     compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]
     kinds = [
-        lambda: Case({}),
-        lambda: Case({pick(steps): pick(STEP_FAILURES)}),
-        lambda: Case({steps[-1]: "crash"}, (pick(compensations),) if compensations else ()),
-        lambda: Case({}, faults=(Fault("duplicate"),)),
-        lambda: Case({pick(steps): pick(("crash", "rejected"))}, faults=(Fault("rerun"),)),
-        lambda: Case({}, faults=(Fault("retried-invocation", pick(steps)),)),
+        lambda: Injection({}),
+        lambda: Injection({pick(steps): pick(STEP_FAILURES)}),
+        lambda: Injection({steps[-1]: "crash"}, [pick(compensations)] if compensations else []),
+        lambda: Injection(faults=[Fault("duplicate")]),
+        lambda: Injection({pick(steps): pick(("crash", "rejected"))}, faults=[Fault("rerun")]),
+        lambda: Injection(faults=[Fault("retried-invocation", pick(steps))]),
     ]
     cases = [kinds[number % len(kinds)]() for number in range(sagas)]
-    cases[sagas // 2] = Case({}, faults=(Fault("db-paused", seconds=DATABASE_WAIT_SECONDS),))
+    cases[sagas // 2] = Injection(faults=[Fault("db-paused", seconds=DATABASE_WAIT_SECONDS)])
     return cases
 
 
@@ -49,7 +40,7 @@ def run_many(harness: SagaHarness, sagas: int, concurrency: int, seed: int = 0) 
     """Run the mix, ``concurrency`` sagas at a time: the rate, the peak of executions in progress, what broke."""
     cases, began, since = mix(sagas, seed), time.monotonic(), datetime.now(UTC)
 
-    def run(case: Case) -> SagaRun:
+    def run(case: Injection) -> SagaRun:
         saga_input = {"saga_id": f"load-{uuid.uuid4().hex[:12]}", "payload": {}}
         return harness.run(saga_input, case.failures, case.failing_compensations, case.faults)
 
@@ -66,7 +57,7 @@ def run_many(harness: SagaHarness, sagas: int, concurrency: int, seed: int = 0) 
     }
 
 
-def broken(case: Case, run: SagaRun, acted: Counter[tuple[str, str, str]]) -> list[str]:
+def broken(case: Injection, run: SagaRun, acted: Counter[tuple[str, str, str]]) -> list[str]:
     """What does not hold for this saga: one record and one outcome event, effects that match the outcome,
     nothing done twice, and a dead letter only when the case makes a compensation fail."""
     runs = [run, *[other for other in (run.duplicate, run.rerun) if other]]

@@ -8,7 +8,7 @@ import os
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,8 +22,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from devtools.harness import account as offline
 from devtools.harness import faults as kinds
 from devtools.harness import moto_patches
-from devtools.harness.faults import Fault
-from devtools.harness.runs import Call, SagaRun
+from devtools.harness.faults import Fault, Injection
 from devtools.local_database import LocalDatabase
 from infra.config import REGION
 from infra.definition import DEFINITION_FILE
@@ -35,8 +34,69 @@ HOLD_SECONDS = 10
 
 
 @dataclass
+class Call:
+    function: str
+    role: str
+    outcome: str
+    saga_id: str
+
+
+@dataclass
+class SagaRun:
+    """What one execution did, read back from the offline account once it has ended."""
+
+    saga_id: str
+    status: str
+    error: str | None
+    output: dict[str, Any] | None
+    invocations: list[Call]
+    events: list[dict[str, Any]]
+    dlq_messages: list[dict[str, Any]]
+    history: Sequence[Mapping[str, Any]]
+    record: dict[str, Any] | None
+    consumer_deliveries: dict[str, list[str]]
+    retry_delays: list[float]
+    effects: dict[str, str | None]  # per step, its row for this saga in the database: DONE, COMPENSATED or None
+    duplicate: "SagaRun | None" = None  # a second execution of the saga, started while this one ran
+    rerun: "SagaRun | None" = None  # this execution run again under its own id, once it had ended
+
+    @property
+    def others(self) -> dict[str, "SagaRun"]:
+        return {name: run for name, run in (("duplicate", self.duplicate), ("rerun", self.rerun)) if run}
+
+    @property
+    def calls(self) -> list[str]:
+        return [call.function for call in self.invocations]
+
+    @property
+    def event_types(self) -> list[str]:
+        return [event["detail-type"] for event in self.events]
+
+    @property
+    def states_entered(self) -> list[str]:
+        return [entered["name"] for event in self.history if (entered := event.get("stateEnteredEventDetails"))]
+
+    @property
+    def state_transitions(self) -> int:
+        """Billed state transitions (Standard workflows): every state entered, plus every retry."""
+        kinds = Counter(event["type"] for event in self.history)
+        return len(self.states_entered) + kinds["TaskScheduled"] - kinds["TaskStateEntered"]
+
+    @property
+    def largest_state_bytes(self) -> int:
+        """The largest state any state entered with or left with: Step Functions stops an execution past 256 KiB."""
+        sizes = [
+            len(str(details.get("input") or details.get("output") or "").encode())
+            for event in self.history
+            for key in ("stateEnteredEventDetails", "stateExitedEventDetails")
+            if (details := event.get(key))
+        ]
+        return max(sizes, default=0)
+
+
+@dataclass
 class Hold:
-    """An invocation kept running in the background until something releases it."""
+    """An invocation kept waiting at its business code until ``finish`` releases it (and ends its thread)."""
 
     entered: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -63,18 +123,8 @@ class PerThread:
 
 
 @dataclass
-class SagaFaults:
-    """What one saga's run injects, and what it has done so far."""
-
-    failures: Mapping[str, str] = field(default_factory=dict)
-    failing_compensations: Collection[str] = ()
-    faults: Collection[Fault] = ()
-    attempts: Counter[str] = field(default_factory=Counter)  # business calls, per step or compensation
-    invoked: Counter[str] = field(default_factory=Counter)  # invocations, per function
+class SagaFaults(Injection):
     holds: dict[str, Hold] = field(default_factory=dict)  # per step
-
-    def has(self, kind: str, target: str = "") -> bool:
-        return any(fault.kind == kind and fault.target == target for fault in self.faults)
 
 
 class SagaHarness:
@@ -205,10 +255,7 @@ class SagaHarness:
         faults: Collection[Fault] = (),
     ) -> Iterator[SagaFaults]:
         """Inject failures and faults into the executions of this saga started inside."""
-        failures, names = failures or {}, {str(n) for step in saga.STEPS for n in (step.name, step.compensation)}
-        if {*failures, *compensations} - names or not all(map(kinds.STEP_FAILURE.fullmatch, failures.values())):
-            raise ValueError(f"unknown steps or failures: {dict(failures)}, {sorted(compensations)}")
-        injected = self.sagas[saga_id] = SagaFaults(failures, compensations, faults)
+        injected = self.sagas[saga_id] = SagaFaults(dict(failures or {}), compensations, list(faults))
         for fault in faults:
             if fault.kind == "duplicate":  # the first execution waits at its first step for the second one
                 injected.holds[saga.STEPS[0].name] = Hold()
@@ -230,10 +277,8 @@ class SagaHarness:
         name = step.name if role == "action" else str(step.compensation)
 
         def run(request: StepRequest) -> StepResult:
-            faults = self.sagas.get(request.saga_id, SagaFaults())
-            with self._lock:
-                faults.attempts[name] += 1
-            if (hold := faults.holds.get(name) if role == "action" else None) and not hold.entered.is_set():
+            faults = self.sagas.get(request.saga_id) or SagaFaults()
+            if (hold := faults.holds.get(name)) and not hold.entered.is_set():
                 hold.entered.set()
                 hold.release.wait(HOLD_SECONDS)
             kind, _, size = faults.failures.get(name, "").partition(":")
@@ -241,7 +286,7 @@ class SagaHarness:
                 raise kinds.InjectedCrash(f"{name} failed")
             if kind == "rejected":
                 raise kinds.InjectedRejection(f"{name} refused")
-            if kind == "transient" and faults.attempts[name] == 1:
+            if kind == "transient" and faults.failures.pop(name):  # once
                 raise kinds.InjectedTransientFailure(f"{name} is busy")
             result = self.business[(step.name, role)](request)
             self.applied.append((step.name, role, request.saga_id))
@@ -257,12 +302,9 @@ class SagaHarness:
         step, role = self.functions[function_name]
         self._resume_database(at=self.clock)
         event, context = json.loads(body), cast(Any, offline.LambdaContext(function_name, REGION))
-        faults = self.sagas.get(saga_id := str(event.get("saga_id")), SagaFaults())
-        with self._lock:
-            faults.invoked[function_name] += 1
-            first_invocation = faults.invoked[function_name] == 1
+        faults = self.sagas.get(saga_id := str(event.get("saga_id"))) or SagaFaults()
         handler = handlers.step(step.name).handlers[role]
-        if role == "action" and first_invocation and faults.has("retried-invocation", step.name):
+        if role == "action" and faults.take("retried-invocation", step.name):
             # The invocation runs on in the background while Lambda answers the state machine with an error.
             hold = faults.holds[step.name] = Hold()
 
@@ -278,7 +320,7 @@ class SagaHarness:
             raise LambdaClientError("SdkClientException", "Unable to read the response: connection reset")
         if (running := faults.holds.get(step.name)) and running.thread is not None:
             threading.Timer(0.3, running.finish).start()  # the first invocation ends as this one finds it running
-        self._invocation.store_failing = first_invocation and faults.has("store-unavailable", step.name)
+        self._invocation.store_failing = faults.take("store-unavailable", step.name)
         try:
             result = handler(event, context)
         except Exception as error:
@@ -287,7 +329,7 @@ class SagaHarness:
             raise moto_patches.FunctionError(payload.encode()) from None
         finally:
             self._invocation.store_failing = False
-        timed_out = faults.failures.get(step.name if role == "action" else str(step.compensation)) == "timeout"
+        timed_out = role == "action" and faults.failures.get(step.name) == "timeout"
         self.invocations.append(Call(function_name, role, "States.Timeout" if timed_out else "ok", saga_id))
         if timed_out:
             raise kinds.TaskTimedOut(f"{function_name} did not answer in time")
