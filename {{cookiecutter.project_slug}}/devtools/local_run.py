@@ -1,9 +1,9 @@
 """Run sagas offline and show what happened: ``make local-run ARGS="..."``.
 
-The real definition runs in moto's interpreter and calls the real handlers, which write to a real
-PostgreSQL as they write to Aurora in AWS: a throwaway server, or the database ``SAGA_DATABASE_URL``
-names (migrated first). One saga prints a trace; many at once (``--sagas``) the rate and every broken
-invariant, exiting 1 if there is one. ``--json`` prints one JSON object instead, and nothing else.
+The real definition runs in moto's interpreter and calls the real handlers, which write to a real PostgreSQL as
+they write to Aurora in AWS: a throwaway server, or the database ``SAGA_DATABASE_URL`` names (migrated first).
+One saga prints a trace; many at once (``--sagas``) the rate and every broken invariant, exiting 1 if there is
+one. ``--json`` prints one JSON object instead, and nothing else.
 """
 
 import argparse
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from devtools.harness.account import LAMBDA_ENVIRONMENT
 from devtools.harness.faults import FAULTS, STEP_FAILURES, Fault, Injection
 from devtools.prerequisites import require
-from infra.config import REGION
 from {{ cookiecutter.package_name }} import saga
 
 if TYPE_CHECKING:
@@ -126,12 +125,10 @@ def trace(run: "SagaRun") -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     require("local-run")
-    local = {**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_SERVICE_NAME": "local-run"}
-    for name, value in local.items():
+    for name, value in {**LAMBDA_ENVIRONMENT, "POWERTOOLS_SERVICE_NAME": "local-run"}.items():
         os.environ.setdefault(name, value)
     # The handlers read their environment when first imported: only now, with it set.
-    from devtools.harness.load import run_many  # noqa: PLC0415
-    from devtools.harness.runner import SagaHarness  # noqa: PLC0415
+    from devtools.harness.runner import SagaHarness, run_many  # noqa: PLC0415
     from devtools.local_database import LocalDatabase  # noqa: PLC0415
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
 

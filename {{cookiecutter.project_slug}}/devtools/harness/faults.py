@@ -1,13 +1,13 @@
 """What can go wrong in a saga run, offline, as AWS does it.
 
-A step's failure (``--fail STEP:KIND``) goes through its business function and the handler's error
-mapping: ``rejected`` before any work; ``crash`` after it (``crash:BYTES``, with a message that long);
-``timeout`` after it, the task timing out; ``transient`` once. A failing compensation fails every time.
-The cloud's behaviour (``--fault``): ``duplicate``, a second execution while the first runs; ``rerun``,
-the ended execution again under its own id; ``retried-invocation:STEP``, Lambda answers
-``SdkClientException`` while the first invocation runs on; ``db-paused:SECONDS``, until the state
-machine has waited that long; ``integration:SERVICE``, the saga table, bus or dead-letter queue fails;
-``store-unavailable:STEP``, the idempotency table fails the step's first invocation.
+A step's failure (``--fail STEP:KIND``) goes through its business function and the handler's error mapping:
+``rejected`` before any work; ``crash`` after it (``crash:BYTES``, with a message that long); ``timeout`` after
+it, the task timing out; ``transient`` once. A failing compensation fails every time. The cloud's behaviour
+(``--fault``): ``duplicate``, a second execution while the first runs; ``rerun``, the ended execution again
+under its own id; ``retried-invocation:STEP``, Lambda answers ``SdkClientException`` while the first invocation
+runs on; ``db-paused:SECONDS``, until the state machine has waited that long; ``integration:SERVICE``, the saga
+table, bus or dead-letter queue fails; ``store-unavailable:STEP``, the idempotency table fails the step's first
+invocation.
 """
 
 import re

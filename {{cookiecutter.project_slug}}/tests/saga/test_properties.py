@@ -73,7 +73,7 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: "SagaHarnes
 
 
 def test_each_broken_invariant_is_named_with_its_saga(harness: "SagaHarness") -> None:
-    from devtools.harness.load import broken  # noqa: PLC0415 - imports the handlers
+    from devtools.harness.runner import broken  # noqa: PLC0415 - imports the handlers
 
     run = harness.run()
     run.events, run.dlq_messages, run.effects[STEPS[0].name] = run.events * 2, [{"state": {}}], None
