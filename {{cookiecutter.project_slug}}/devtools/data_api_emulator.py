@@ -148,7 +148,6 @@ class DataApiEmulator:
         return {"transactionStatus": status}
 
     def _check_target(self, request: dict[str, Any]) -> str:
-        """The request's secret, once the cluster, the database and the secret are known."""
         if request.get("resourceArn") != self.cluster_arn:
             raise DataApiError("BadRequestException", f"Cluster {request.get('resourceArn')} not found")
         if request.get("database", self.database) != self.database:

@@ -128,7 +128,6 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         return sorted(path.name for path in migrate.MIGRATIONS.iterdir() if path.is_dir())
 
     def reset(self) -> None:
-        """Empty every service table."""
         for table in self.tables:
             self.admin.execute(f'TRUNCATE "{table}"')
 

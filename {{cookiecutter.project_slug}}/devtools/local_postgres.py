@@ -12,10 +12,10 @@ IAM check of the proxy in front of it. With ``SAGA_DATABASE_URL`` set (a superus
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -100,8 +100,7 @@ def main() -> None:
         print(f"export {URL_VARIABLE}={server.url}", flush=True)
         print("PostgreSQL is running; Ctrl-C stops it and deletes its data.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+            signal.pause()
 
 
 if __name__ == "__main__":

@@ -336,7 +336,6 @@ class SagaHarness:
         return json.dumps(result).encode()
 
     def _failing(self, service: str, target: str) -> bool:
-        """Whether a call the state machine (or a handler) makes to ``target`` must fail."""
         if service == "dynamodb" and target == offline.IDEMPOTENCY_TABLE:
             return bool(getattr(self._invocation, "store_failing", False))
         failing = any(faults.has("integration", service) for faults in list(self.sagas.values()))
@@ -358,7 +357,7 @@ def mix(sagas: int, seed: int) -> list[Injection]:
     pick = random.Random(seed).choice  # noqa: S311 - a mix that can be replayed, not a secret
     steps = [step.name for step in saga.STEPS]
     compensations = [str(step.compensation) for step in saga.STEPS if step.compensation]
-    kinds = [
+    shapes = [
         lambda: Injection({}),
         lambda: Injection({pick(steps): pick(STEP_FAILURES)}),
         lambda: Injection({steps[-1]: "crash"}, [pick(compensations)] if compensations else []),
@@ -366,7 +365,7 @@ def mix(sagas: int, seed: int) -> list[Injection]:
         lambda: Injection({pick(steps): pick(("crash", "rejected"))}, faults=[Fault("rerun")]),
         lambda: Injection(faults=[Fault("retried-invocation", pick(steps))]),
     ]
-    cases = [kinds[number % len(kinds)]() for number in range(sagas)]
+    cases = [shapes[number % len(shapes)]() for number in range(sagas)]
     cases[sagas // 2] = Injection(faults=[Fault("db-paused", seconds=DATABASE_WAIT_SECONDS)])
     return cases
 
@@ -395,7 +394,7 @@ def run_many(harness: SagaHarness, sagas: int, concurrency: int, seed: int = 0) 
 def broken(case: Injection, run: SagaRun, acted: Counter[tuple[str, str, str]]) -> list[str]:
     """What does not hold for this saga: one record and one outcome event, effects that match the outcome,
     nothing done twice, and a dead letter only when the case makes a compensation fail."""
-    runs = [run, *[other for other in (run.duplicate, run.rerun) if other]]
+    runs = [run, *run.others.values()]
     status = run.record["status"] if run.record else None
     events = [OUTCOME_STATUS[event] for each in runs for event in each.event_types]
     dead_letters = [message for each in runs for message in each.dlq_messages]
