@@ -1,16 +1,14 @@
 """The RDS Data API (``rds-data``) emulated in-process on a real PostgreSQL.
 
 ``DataApiEmulator(...).attach(client)`` answers a boto3 client's ``rds-data`` and ``GetSecretValue`` calls
-after botocore has validated them against the service model, before anything is signed or sent. Emulated:
-``ExecuteStatement`` with ``:name`` parameters (null, boolean, long, double and string values, ``typeHint``
-JSON; an untyped string is bound as ``varchar``, as the real API does) and results as
-``formatRecordsAs="JSON"`` (values other than numbers, booleans and null as strings, JSON columns included);
-transactions, each on its own connection; logging in as the user of the secret each request names;
+after botocore has validated them, before anything is signed or sent. Emulated: ``ExecuteStatement`` with
+``:name`` parameters (null, boolean, long, double and string values, ``typeHint`` JSON; an untyped string is
+bound as ``varchar``, as the real API does), results as ``formatRecordsAs="JSON"`` (what is not a number,
+boolean or null as a string); transactions, each on its own connection; logging in as the secret's user;
 ``BadRequestException`` for SQL errors, refused logins and an unknown cluster, database or transaction;
-``DatabaseUnavailableException`` for an unreachable server; ``DatabaseResumingException`` while ``paused``
-(an Aurora at zero capacity). Not emulated: IAM, ``BatchExecuteStatement``, ``ExecuteSql``, typed ``records``,
-other type hints, ``continueAfterTimeout``, array and blob parameters, the 1 MB result and 45 s statement
-limits, transactions expiring after 3 minutes idle, pausing by itself, latency and throttling.
+``DatabaseUnavailableException`` for an unreachable server; ``DatabaseResumingException`` while ``paused``.
+Not emulated: IAM, the other operations, typed ``records``, other type hints and parameter types, the size,
+time and idle limits, pausing by itself, latency and throttling.
 """
 
 import datetime
@@ -33,6 +31,7 @@ EVENT = "before-call"
 OPERATIONS = ("ExecuteStatement", "BeginTransaction", "CommitTransaction", "RollbackTransaction", "GetSecretValue")
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 Connection = psycopg.Connection[dict[str, Any]]
+CONNECTION_SETTINGS: dict[str, Any] = {"autocommit": True, "application_name": APPLICATION_NAME, "connect_timeout": 5}
 
 # The emulators attached, in order: the last one answers, the others let it.
 _attached: list["DataApiEmulator"] = []
@@ -45,20 +44,18 @@ class DataApiError(Exception):
 
 
 class DataApiEmulator:
-    """Serves ``rds-data`` calls for one cluster and the database of ``database_url``, and its secrets.
-
-    ``secrets`` maps each secret's ARN to what it holds: ``{"username": ..., "password": ...}``.
-    """
+    """Serves ``rds-data`` calls for one cluster and the database of ``database_url``, and its ``secrets``
+    (each secret's ARN: ``{"username": ..., "password": ...}``)."""
 
     def __init__(self, database_url: str, cluster_arn: str, secrets: Mapping[str, dict[str, str]], pool_size: int = 10):
         self.database_url, self.cluster_arn, self.secrets = database_url, cluster_arn, secrets
-        self.database = database_url.rsplit("/", 1)[1]
+        self.database, self.pool_size = database_url.rsplit("/", 1)[1], pool_size
         # Per secret, one slot per connection its pool may open: the connection, or None until (again) opened.
         self._pools: dict[str, queue.LifoQueue[Connection | None]] = {}
-        self.pool_size = pool_size
         self._transactions: dict[str, tuple[str, Connection]] = {}
         self._lock = threading.Lock()
         self.paused = False  # an Aurora paused at zero capacity: every request but GetSecretValue is refused
+        self.close()
 
     def attach(self, client: Any) -> None:
         """Answer the client's calls instead of the emulator attached before, until this one detaches."""
@@ -74,7 +71,10 @@ class DataApiEmulator:
         """Close every connection; the next request opens new ones."""
         with self._lock:
             lent, self._transactions = [connection for _, connection in self._transactions.values()], {}
-            pools, self._pools = self._pools, {}
+            pools, self._pools = self._pools, {secret: queue.LifoQueue() for secret in self.secrets}
+            for pool in self._pools.values():
+                for _ in range(self.pool_size):
+                    pool.put(None)
         idle = [pool.get_nowait() for pool in pools.values() for _ in range(pool.qsize())]
         for connection in filter(None, [*lent, *idle]):
             connection.close()
@@ -148,7 +148,6 @@ class DataApiEmulator:
         return {"transactionStatus": status}
 
     def _check_target(self, request: dict[str, Any]) -> str:
-        """The request's secret, once the cluster, the database and the secret are known."""
         if request.get("resourceArn") != self.cluster_arn:
             raise DataApiError("BadRequestException", f"Cluster {request.get('resourceArn')} not found")
         if request.get("database", self.database) != self.database:
@@ -164,30 +163,14 @@ class DataApiEmulator:
             raise DataApiError("BadRequestException", f"Transaction {transaction_id} is not found")
         return connection
 
-    def _pool(self, secret: str) -> "queue.LifoQueue[Connection | None]":
-        with self._lock:
-            if secret not in self._pools:
-                self._pools[secret] = queue.LifoQueue()
-                for _ in range(self.pool_size):
-                    self._pools[secret].put(None)
-            return self._pools[secret]
-
     def _acquire(self, secret: str) -> Connection:
-        pool = self._pool(secret)
+        pool = self._pools[secret]
         connection = pool.get()  # waits while every connection is lent
         if connection is not None:
             return connection
-        credentials = self.secrets[secret]
+        login: dict[str, Any] = {"user": self.secrets[secret]["username"], "password": self.secrets[secret]["password"]}
         try:
-            return psycopg.connect(
-                self.database_url,
-                user=credentials["username"],
-                password=credentials["password"],
-                autocommit=True,
-                row_factory=dict_row,
-                application_name=APPLICATION_NAME,
-                connect_timeout=5,
-            )
+            return psycopg.connect(self.database_url, row_factory=dict_row, **login, **CONNECTION_SETTINGS)
         except psycopg.OperationalError as error:
             pool.put(None)
             raise _translate(error) from error
@@ -196,21 +179,17 @@ class DataApiEmulator:
         reusable = not connection.closed and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         if not reusable:
             connection.close()
-        self._pool(secret).put(connection if reusable else None)
+        self._pools[secret].put(connection if reusable else None)
 
     @staticmethod
     def _value(parameter: dict[str, Any]) -> Any:
-        value = parameter.get("value", {})
-        if value.get("isNull"):
-            return None
-        for field in ("booleanValue", "longValue", "doubleValue"):
-            if field in value:
-                return value[field]
-        if "stringValue" in value and parameter.get("typeHint") in (None, "JSON"):
-            if parameter.get("typeHint") is None:
-                return value["stringValue"]
+        ((kind, value),) = (parameter.get("value") or {"no value": None}).items()  # botocore allows one in a field
+        hint = parameter.get("typeHint")
+        if kind in ("isNull", "booleanValue", "longValue", "doubleValue") or (kind == "stringValue" and not hint):
+            return None if kind == "isNull" else value
+        if kind == "stringValue" and hint == "JSON":
             try:
-                return Jsonb(json.loads(value["stringValue"]))
+                return Jsonb(json.loads(value))
             except ValueError as error:
                 raise DataApiError("BadRequestException", f"invalid JSON parameter {parameter['name']}") from error
         raise DataApiError("BadRequestException", f"parameter {parameter.get('name')}: this value type is not emulated")

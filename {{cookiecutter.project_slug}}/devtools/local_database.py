@@ -1,18 +1,16 @@
 {%- set saga = cookiecutter | saga_model -%}
 """The project's database layer wired to a local PostgreSQL database, for tests, benchmarks and local runs.
-{%- if saga.database_mode == "data_api" %}
-
-The functions reach it as they reach Aurora in AWS: through ``rds-data`` calls, here
-answered by the local Data API emulation (``devtools.data_api_emulator``).
+{% if saga.database_mode == "data_api" %}
+The functions reach it as they reach Aurora in AWS: through ``rds-data`` calls, answered here by the local Data
+API emulation (``devtools.data_api_emulator``). They log in as the deployed functions do: the server's superuser
+stands for the cluster's admin, which only the migrations' bootstrap uses; the rest runs as the migrator or,
+inside ``as_step``, as a step's own role, each with a secret of its own.
 {%- else %}
-
-The functions reach it as they reach Aurora in AWS: through a transaction-pooling
-proxy, here pgbouncer (``devtools.pgbouncer``) instead of RDS Proxy.
+The functions reach it as they reach Aurora in AWS: through a transaction-pooling proxy, here pgbouncer
+(``devtools.pgbouncer``) instead of RDS Proxy. They log in as the deployed functions do: the server's superuser
+stands for the cluster's admin, which only the migrations' bootstrap uses; the rest runs as the migrator or,
+inside ``as_step``, as a step's own role.
 {%- endif %}
-
-It logs in as the deployed functions do: the server's superuser stands for the cluster's admin,
-which only the migrations' bootstrap uses; the rest runs as the migrator or, inside ``as_step``,
-as a step's own role{% if saga.database_mode == "data_api" %}, each with a secret of its own{% endif %}.
 
     python -m devtools.local_database   # apply the migrations to $SAGA_DATABASE_URL
 """
@@ -55,8 +53,7 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
 
     def __init__(self, url: str, pool_size: int = 5) -> None:
         super().__init__()
-        self.url = url
-        self.name = url.rsplit("/", 1)[1]
+        self.url, self.name = url, url.rsplit("/", 1)[1]
         self.admin = self.enter_context(psycopg.connect(url, autocommit=True))
         superuser = urlsplit(url)
         admin, roles_ = str(superuser.username), [MIGRATOR_ROLE, *(step_role(step.name) for step in STEPS)]
@@ -131,7 +128,6 @@ class LocalDatabase(contextlib.ExitStack[bool | None]):
         return sorted(path.name for path in migrate.MIGRATIONS.iterdir() if path.is_dir())
 
     def reset(self) -> None:
-        """Empty every service table."""
         for table in self.tables:
             self.admin.execute(f'TRUNCATE "{table}"')
 

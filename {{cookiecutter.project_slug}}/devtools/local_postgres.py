@@ -1,14 +1,10 @@
 """A throwaway PostgreSQL server on 127.0.0.1 for tests, benchmarks and local runs.
 
-``PostgresServer()`` starts a fresh cluster in a temporary folder on a free port
-(``initdb`` + ``pg_ctl``, loopback only, no durability) and removes it on ``close()``.
-It logs users in as Aurora does: with their password, or, for members of ``rds_iam``,
-trusted, since the proxy in front of it (``devtools.pgbouncer``) stands in for the IAM
-check. With ``SAGA_DATABASE_URL`` set, it uses that server instead (a superuser URL,
-for example ``postgresql://postgres:secret@127.0.0.1:5432/postgres``) and starts nothing.
-
-``initdb`` and ``postgres`` refuse to run as root; as root (CI containers) they run
-as the ``postgres`` system user, which the PostgreSQL packages create.
+``PostgresServer()`` starts a fresh cluster in a temporary folder on a free port (no durability) and removes
+it on ``close()``. Users log in with their password; members of ``rds_iam`` are trusted, as Aurora trusts the
+IAM check of the proxy in front of it. With ``SAGA_DATABASE_URL`` set (a superuser URL, for example
+``postgresql://postgres:secret@127.0.0.1:5432/postgres``) it uses that server and starts nothing. As root
+(CI containers) the server runs as the ``postgres`` user the packages create: it refuses root.
 
     python -m devtools.local_postgres   # serve one until Ctrl-C and print its URL
 """
@@ -16,29 +12,21 @@ as the ``postgres`` system user, which the PostgreSQL packages create.
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from devtools.prerequisites import missing, postgres_program
+from devtools.prerequisites import program
 
 URL_VARIABLE = "SAGA_DATABASE_URL"
 SUPERUSER = PASSWORD = "saga"  # noqa: S105 - a throwaway server on loopback
 # Local sockets trusted; over TCP, members of rds_iam are, anyone else gives a password.
 ACCESS = "local all all trust\nhost all +rds_iam 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
-
-
-def binary(name: str) -> str:
-    """A PostgreSQL server program; ``devtools.prerequisites`` says how to install it when missing."""
-    found = postgres_program(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found: {' '.join(missing('local-run'))} (or set {URL_VARIABLE})")
-    return found
 
 
 def free_port() -> int:
@@ -65,17 +53,16 @@ class PostgresServer:
 
     def __init__(self) -> None:
         self.folder: Path | None = None
-        existing = os.environ.get(URL_VARIABLE)
-        if existing:
+        if existing := os.environ.get(URL_VARIABLE):
             self.url = existing
             return
         self.folder = private_folder("saga-postgres-")
         data, port = self.folder / "data", free_port()
-        self._run([binary("initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8", "--no-sync"])
+        self._run([program("initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8", "--no-sync"])
         (data / "pg_hba.conf").write_text(ACCESS, encoding="utf-8")
         options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self.folder} -F -c max_connections=200"
         log = self.folder / "server.log"
-        self._run([binary("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"])
+        self._run([program("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"])
         self.url = f"postgresql://{SUPERUSER}:{PASSWORD}@127.0.0.1:{port}/postgres"
         with psycopg.connect(host=str(self.folder), port=port, user=SUPERUSER, dbname="postgres") as admin:
             admin.execute(f"ALTER ROLE {SUPERUSER} PASSWORD '{PASSWORD}'")
@@ -95,7 +82,7 @@ class PostgresServer:
     def close(self) -> None:
         if self.folder is None:
             return
-        self._run([binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"])
+        self._run([program("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"])
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 
@@ -113,8 +100,7 @@ def main() -> None:
         print(f"export {URL_VARIABLE}={server.url}", flush=True)
         print("PostgreSQL is running; Ctrl-C stops it and deletes its data.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+            signal.pause()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Run sagas offline and show what happened: ``make local-run ARGS="..."``.
 
-The real definition runs in moto's interpreter and calls the real handlers, which write to a real
-PostgreSQL as they write to Aurora in AWS: a throwaway server, or the database ``SAGA_DATABASE_URL``
-names (migrated first). One saga prints a trace; many at once (``--sagas``) the rate and every broken
-invariant, exiting 1 if there is one. ``--json`` prints one JSON object instead, and nothing else.
+The real definition runs in moto's interpreter and calls the real handlers, which write to a real PostgreSQL as
+they write to Aurora in AWS: a throwaway server, or the database ``SAGA_DATABASE_URL`` names (migrated first).
+One saga prints a trace; many at once (``--sagas``) the rate and every broken invariant, exiting 1 if there is
+one. ``--json`` prints one JSON object instead, and nothing else.
 """
 
 import argparse
@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devtools.harness.account import LAMBDA_ENVIRONMENT
-from devtools.harness.faults import FAULTS, STEP_FAILURE, STEP_FAILURES, Fault
+from devtools.harness.faults import FAULTS, STEP_FAILURES, Fault, Injection
 from devtools.prerequisites import require
-from infra.config import REGION
 from {{ cookiecutter.package_name }} import saga
 
 if TYPE_CHECKING:
-    from devtools.harness.runs import SagaRun
+    from devtools.harness.runner import SagaRun
 
 # Each execution in progress runs threads and may hold a database connection: a share of the open-files limit.
 MAX_CONCURRENCY = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4
@@ -48,13 +47,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="with --sagas: the seed of the mix")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the trace")
     args = parser.parse_args(argv)
-    args.failures = dict(failure.partition(":")[::2] for failure in args.fail)
-    if wrong := [step for step, kind in args.failures.items() if step not in steps or not STEP_FAILURE.fullmatch(kind)]:
-        parser.error(f"--fail {wrong[0]}: expected STEP:KIND, STEP in {steps}, KIND in {STEP_FAILURES} or crash:BYTES")
-    if unknown := sorted(set(args.fail_compensation) - set(compensations)):
-        parser.error(f"--fail-compensation {unknown[0]!r}: expected one of {compensations}")
     try:
+        args.failures = dict(failure.partition(":")[::2] for failure in args.fail)
         args.faults = [Fault.parse(fault, tuple(steps)) for fault in args.fault]
+        Injection(args.failures, args.fail_compensation, args.faults)  # or a ValueError that names what is wrong
     except ValueError as error:
         parser.error(str(error))
     if args.sagas is not None and (args.sagas < 1 or args.fail or args.fail_compensation or args.fault or args.input):
@@ -129,12 +125,10 @@ def trace(run: "SagaRun") -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     require("local-run")
-    local = {**LAMBDA_ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_SERVICE_NAME": "local-run"}
-    for name, value in local.items():
+    for name, value in {**LAMBDA_ENVIRONMENT, "POWERTOOLS_SERVICE_NAME": "local-run"}.items():
         os.environ.setdefault(name, value)
     # The handlers read their environment when first imported: only now, with it set.
-    from devtools.harness.load import run_many  # noqa: PLC0415
-    from devtools.harness.runner import SagaHarness  # noqa: PLC0415
+    from devtools.harness.runner import SagaHarness, run_many  # noqa: PLC0415
     from devtools.local_database import LocalDatabase  # noqa: PLC0415
     from devtools.local_postgres import postgres_server  # noqa: PLC0415
 

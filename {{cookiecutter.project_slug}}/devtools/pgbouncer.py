@@ -1,15 +1,13 @@
 """pgbouncer in transaction pooling mode: the local stand-in for RDS Proxy.
 
-Like the proxy, it lends a server connection to a client for one transaction only,
-so many clients share a small pool, and it breaks on the same session state the
-proxy pins on (``SET``, server-side prepared statements, temporary tables, advisory
-locks). Code that works through it does not pin the proxy.
+Like the proxy, it lends a server connection to a client for one transaction only, so many clients share a
+small pool, and it breaks on the same session state the proxy pins on (``SET``, server-side prepared
+statements, temporary tables, advisory locks): code that works through it does not pin the proxy.
 
-It listens on 127.0.0.1 on a free port and admits the users it is given, each logging in
-to the server as itself, with the password given (none for members of ``rds_iam``, whom
-the local server trusts as Aurora trusts the proxy's IAM check). The real proxy checks
-IAM tokens and requires TLS, which the code under test still produces and asks for
-(``DATABASE_SSLMODE`` is ``disable`` only here).
+It listens on 127.0.0.1 on a free port and admits the users it is given, each logging in to the server as
+itself, with the password given (none for members of ``rds_iam``, whom the local server trusts as Aurora trusts
+the proxy's IAM check). The real proxy checks IAM tokens and requires TLS, which the code under test still
+produces and asks for (``DATABASE_SSLMODE`` is ``disable`` only here).
 """
 
 import os
@@ -19,12 +17,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from devtools.local_postgres import free_port, private_folder
-from devtools.prerequisites import missing
+from devtools.prerequisites import program
 
 START_TIMEOUT_SECONDS = 10
 
@@ -69,7 +66,7 @@ class PgBouncer:
         # It refuses root: as root, it runs as postgres, with no login in between to lower its open-files limit.
         server_user: dict[str, Any] = {"user": "postgres", "group": "postgres", "extra_groups": []}
         self.process = subprocess.Popen(  # noqa: S603
-            [executable(), str(self.folder / "pgbouncer.ini")],
+            [program("pgbouncer"), str(self.folder / "pgbouncer.ini")],
             preexec_fn=_raise_open_files_limit,  # noqa: PLW1509 - no threads start pgbouncer
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -106,14 +103,7 @@ def _raise_open_files_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def executable() -> str:
-    found = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").is_file() else None)
-    if found is None:
-        raise RuntimeError(" ".join(missing("local-run")))
-    return found
-
-
 def version() -> tuple[int, ...]:
     """pgbouncer's version, as ``pgbouncer -V`` prints it (``PgBouncer 1.18.0``)."""
-    printed = subprocess.run([executable(), "-V"], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    printed = subprocess.run([program("pgbouncer"), "-V"], capture_output=True, text=True, check=True).stdout  # noqa: S603
     return tuple(int(part) for part in printed.split()[1].split(".")[:2])

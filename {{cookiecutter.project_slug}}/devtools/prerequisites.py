@@ -1,8 +1,7 @@
 """Check the programs the tests (``test``) and the local runs (``local-run``) need, before anything starts them.
 
-Prints one line per missing program, with the command that installs it on Debian/Ubuntu and on
-macOS, and exits 1; prints nothing and exits 0 when all are there. Standard library only, so that
-it runs before anything is installed.
+Prints one line per missing program, with the command that installs it on Debian/Ubuntu and on macOS, and
+exits 1; prints nothing and exits 0 when all are there. Standard library only: it runs before any install.
 """
 
 import glob
@@ -33,16 +32,22 @@ PROXY = ("pgbouncer",) if DATABASE_MODE == "rds_proxy" else ()
 NEEDS = {"test": ("postgresql", "node", *PROXY), "local-run": ("postgresql", *PROXY)}
 
 
-def postgres_program(name: str) -> str | None:
-    """A PostgreSQL server program (initdb, pg_ctl, postgres): on the PATH, or in the newest install found."""
+def find(name: str) -> str | None:
+    """A program on the PATH, in /usr/sbin (pgbouncer, off a user's PATH), or in the newest PostgreSQL install."""
     candidates = sorted(path for folder in POSTGRES_FOLDERS for path in glob.glob(os.path.join(folder, name)))
-    return shutil.which(name) or (candidates[-1] if candidates else None)
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin") or (candidates[-1] if candidates else None)
 
 
-def present(program: str) -> bool:
-    if program != "postgresql":
-        return shutil.which(program) is not None
-    servers = all(postgres_program(name) for name in ("initdb", "pg_ctl", "postgres"))
+def program(name: str) -> str:
+    if found := find(name):
+        return found
+    raise RuntimeError(f"{name} not found: {' '.join(missing('local-run'))}")
+
+
+def present(name: str) -> bool:
+    if name != "postgresql":
+        return find(name) is not None
+    servers = all(find(name) for name in ("initdb", "pg_ctl", "postgres"))
     # As root, the servers run as the postgres user the package creates, through runuser.
     users = {entry.pw_name for entry in pwd.getpwall()}
     as_root = os.geteuid() != 0 or (shutil.which("runuser") is not None and "postgres" in users)

@@ -1,8 +1,5 @@
-"""The offline AWS account the saga is deployed in: its tables, bus, queues and state machine.
-
-Resource names are fixed here; the definition's placeholders (``naming``) are filled with them,
-the way the CDK app fills them with the deployed resources.
-"""
+"""The offline AWS account the saga is deployed in: its tables, bus, queues and state machine, their names
+fixed here and filled into the definition's placeholders, as the CDK app fills in the deployed resources."""
 
 import json
 import time
@@ -14,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from infra.config import METRICS_NAMESPACE
+from infra.config import METRICS_NAMESPACE, REGION
 from {{ cookiecutter.package_name }} import saga
 from {{ cookiecutter.package_name }}.naming import (
     DEAD_LETTER_QUEUE_PLACEHOLDER,
@@ -34,6 +31,7 @@ LAMBDA_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
     "POWERTOOLS_METRICS_NAMESPACE": f"{METRICS_NAMESPACE}/local",
     "SAGA_TABLE_NAME": SAGA_TABLE,

@@ -1,10 +1,9 @@
 """Every patch the harness makes to moto's private internals, in one place.
 
-moto runs the real definition, one thread per execution, but has no public hook to answer Lambda with
-the project's handlers, record retry waits instead of sleeping them, learn when an execution ends, make
-a service fail, or run an ended execution again. Nor is it safe for executions at once: a conditional
-DynamoDB write checks, then writes, and each task makes a boto3 client from one shared session; here the
-writes take a lock and clients are made once. ``incompatibilities`` is what a moto upgrade moved.
+moto runs the real definition, one thread per execution, but has no public hook to answer Lambda with the
+project's handlers, record retry waits instead of sleeping them, learn when an execution ends, make a service
+fail, or run an ended execution again. Nor is it safe for executions at once: here conditional DynamoDB writes
+take a lock, and tasks share boto3 clients made once. ``incompatibilities`` is what a moto upgrade moved.
 """
 
 import functools

@@ -17,8 +17,7 @@ from {{ cookiecutter.package_name }}.runtime.envelope import OutcomeEvent
 from {{ cookiecutter.package_name }}.saga import STEPS
 
 if TYPE_CHECKING:
-    from devtools.harness.runner import SagaHarness
-    from devtools.harness.runs import SagaRun
+    from devtools.harness.runner import SagaHarness, SagaRun
 
 FIRST_COMPENSATED = [step for step in STEPS if step.compensation][:1]
 # The commands the README's "Operating" section gives, run here on a saga that does not exist.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools.harness.faults import STEP_FAILURES
+from devtools.harness.faults import STEP_FAILURES, Injection
 from {{ cookiecutter.package_name }}.naming import EVENT_SOURCE, OUTCOME_STATUS
 from {{ cookiecutter.package_name }}.runtime.envelope import OutcomeEvent
 from {{ cookiecutter.package_name }}.saga import CONSUMERS, STEPS
@@ -73,11 +73,11 @@ def test_consumer_rules_match_the_events_the_saga_publishes(harness: "SagaHarnes
 
 
 def test_each_broken_invariant_is_named_with_its_saga(harness: "SagaHarness") -> None:
-    from devtools.harness.load import Case, broken  # noqa: PLC0415 - imports the handlers
+    from devtools.harness.runner import broken  # noqa: PLC0415 - imports the handlers
 
     run = harness.run()
     run.events, run.dlq_messages, run.effects[STEPS[0].name] = run.events * 2, [{"state": {}}], None
-    problems = broken(Case({}), run, Counter({(STEPS[-1].name, "action", run.saga_id): 2}))
+    problems = broken(Injection(), run, Counter({(STEPS[-1].name, "action", run.saga_id): 2}))
 
     assert [problem.removeprefix(f"{run.saga_id}: ") for problem in problems] == [
         "outcome SUCCEEDED, outcome events ['SUCCEEDED', 'SUCCEEDED']",
