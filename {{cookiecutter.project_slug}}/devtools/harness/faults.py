@@ -76,7 +76,11 @@ class Injection:
         wrong += [f"--fail {step}" for step in self.failures if step not in steps]
         wrong += [f"--fail-compensation {name}" for name in self.failing_compensations if name not in steps.values()]
         if wrong:
-            raise ValueError(f"{wrong[0]}: see --help for this saga's steps, failures and compensations")
+            compensations = ", ".join(filter(None, steps.values())) or "none"
+            raise ValueError(
+                f"{wrong[0]}: steps {', '.join(steps)}; failures {', '.join(STEP_FAILURES)} or crash:BYTES; "
+                f"compensations {compensations}"
+            )
 
     def has(self, kind: str, target: str = "") -> bool:
         return any(fault.kind == kind and fault.target == target for fault in self.faults)
