@@ -1,10 +1,11 @@
 """``make regenerate``: render the project again with changed answers, merged all or not at all.
 
-cruft renders the template from the saved answers and from the new ones; its own last step, one ``git apply``
-of the whole difference, leaves ``.rej`` files when one file does not apply, and git's rename detection can pair
-a removed item's files with a new one's. Here each file that differs is merged on its own, by path, with ``git
-merge-file``, and nothing is written unless every file merges. A removed item's files go even when edited: the
-commit keeps them. ``make definition`` then rebuilds the definition and the README's blocks from ``saga.py``.
+cruft renders the template from the saved answers and from the new ones; its own last step, one ``git
+apply`` of the whole difference, leaves ``.rej`` files when one file does not apply, and git's rename
+detection can pair a removed item's files with a new one's. Here each file that differs is merged on its
+own, by path, with ``git merge-file``, and nothing is written unless every file merges. A removed item's
+files go even when edited: the commit keeps them. ``make definition`` then rebuilds the definition and
+the README's blocks from the merged ``saga.py``.
 """
 
 import argparse
@@ -37,6 +38,8 @@ class Merge:
     writes: dict[str, bytes | None] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
     in_the_way: list[str] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)  # steps, compensations and consumers
+    yours: list[str] = field(default_factory=list)  # files that are not as the template renders them
 
 
 def git(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[bytes]:
@@ -93,24 +96,28 @@ def write(merge: Merge, new: Path) -> None:
             target.chmod((new / path).stat().st_mode)
 
 
-def leftovers(old: Path, new: Path) -> list[str]:
-    """The names of removed items that your files (not as the template renders them) still use."""
+def leftovers(merge: Merge, old: Path, new: Path) -> None:
+    """What a removed item may leave: its names, and your files (not as the template renders them) to look in."""
 
     def names(rendering: Path) -> set[str]:
         answers = json.loads((rendering / ".cookiecutter.json").read_text(encoding="utf-8"))
         return set(re.findall(r"\w+", " ".join(answers[key] for key in ("services", "compensations", "consumers"))))
 
+    merge.gone = names(old) - names(new)
     listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout.decode().split("\0")
     answers_files = {file.name for file in readme.ANSWERS_FILES}  # rewritten from saga.py afterwards
     mine = [path for path in listed if (PROJECT_DIR / path).is_file() and path not in answers_files]
-    yours = [path for path in mine if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)]
-    texts = {path: (PROJECT_DIR / path).read_text(encoding="utf-8", errors="replace") for path in yours}
-    return [
-        f"{name} is gone, but {path} still names it"
-        for name in sorted(names(old) - names(new))
-        for path, text in texts.items()
-        if re.search(rf"\b{name}\b", text)
+    merge.yours = [
+        path for path in mine if not (new / path).is_file() or not filecmp.cmp(PROJECT_DIR / path, new / path)
     ]
+
+
+def still_named(merge: Merge) -> list[str]:
+    texts = {path: (PROJECT_DIR / path).read_text(encoding="utf-8", errors="replace") for path in merge.yours}
+    found = [
+        (name, path) for name in sorted(merge.gone) for path, text in texts.items() if re.search(rf"\b{name}\b", text)
+    ]
+    return [f"{name} is gone, but {path} still names it" for name, path in found]
 
 
 def regenerate(variables: dict[str, str]) -> int:
@@ -122,7 +129,7 @@ def regenerate(variables: dict[str, str]) -> int:
         plan(merge, old, new, head)
         if not merge.in_the_way:
             write(merge, new)
-            merge.report += leftovers(old, new)
+            leftovers(merge, old, new)
         return not merge.in_the_way
 
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # its traceback under the hook's ERROR line
@@ -143,7 +150,7 @@ def regenerate(variables: dict[str, str]) -> int:
             git("clean", "--quiet", "-d", "--force")
             print(f"ERROR: nothing changed; {module} failed on the merged project (above)", file=sys.stderr)
             return 1
-    print("\n".join(merge.report) or "Nothing to change.")
+    print("\n".join(merge.report + still_named(merge)) or "Nothing to change.")
     return 0
 
 
